@@ -1,0 +1,219 @@
+"""One check of one page: fetch -> extract -> compare -> diff -> classify -> record.
+
+`check_page` is the only path through the pipeline; the daemon, the CLI, the demo and the
+tests all call it. Stages are pure functions (extract, diff, classify) with I/O at the ends
+(fetch, record).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.classify import classify
+from monitor.config import Config, PageConfig
+from monitor.diff import diff_lines, stats
+from monitor.extract import ExtractError, Rules, extract
+from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
+from monitor.models import utcnow
+from monitor.store import CheckRecord, EventDraft, PageState, Store, StoreError, Version, sha256
+
+log = logging.getLogger("monitor.check")
+
+# A short 200 page that says one of these is an error or login page, not a new version.
+_SOFT_ERROR = re.compile(
+    r"\b(page not found|404 not found|not found|access denied|forbidden|sign in to continue|log ?in to continue|"
+    r"please (?:sign|log) ?in|are you a robot|verify you are human|captcha|service unavailable|"
+    r"temporarily unavailable|too many requests|something went wrong|an error occurred)\b",
+    re.I,
+)
+_SOFT_ERROR_MAX_CHARS = 1500
+
+
+@dataclass
+class Runtime:
+    """What a check needs: config, database and a shared fetcher (per-host politeness)."""
+
+    config: Config
+    store: Store
+    fetcher: Fetcher
+
+    @classmethod
+    def open(cls, config: Config, store: Store | None = None, fetcher: Fetcher | None = None) -> Runtime:
+        store = store or Store(config.monitor.database)
+        store.sync_pages(config.pages)
+        return cls(config, store, fetcher or Fetcher(policy_from_settings(config.monitor)))
+
+    def close(self) -> None:
+        self.fetcher.close()
+        self.store.close()
+
+
+@dataclass
+class CheckOutcome:
+    page_id: str
+    status: str  # baseline | unchanged | not_modified | changed | unconfirmed | failed | raced
+    error: str | None = None
+    http_status: int | None = None
+    snapshot_id: int | None = None
+    change_id: int | None = None
+    events: list[EventDraft] = field(default_factory=list)
+    event_ids: list[int] = field(default_factory=list)
+    added: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+def soft_error(text: str) -> str | None:
+    """Why a short text looks like an error or login page rather than the document."""
+    if len(text) > _SOFT_ERROR_MAX_CHARS:
+        return None
+    match = _SOFT_ERROR.search(text)
+    return f"page looks like an error or login page ({match.group(0)!r})" if match else None
+
+
+def _shrunk(old: str, new: str, threshold: float) -> bool:
+    return threshold > 0 and len(old) > 200 and len(new) < len(old) * (1 - threshold)
+
+
+def _fetch_text(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
+                conditional: bool = True) -> tuple[FetchResult, str | None, str | None]:
+    """Fetch and extract; the text is None when the raw body is the stored one (no work needed)."""
+    result = rt.fetcher.fetch(
+        page.url,
+        etag=state.etag if conditional and state.snapshot_id else None,
+        last_modified=state.last_modified if conditional and state.snapshot_id else None,
+    )
+    if result.not_modified:
+        return result, None, None
+    raw_hash = sha256(result.body)
+    if raw_hash == state.raw_hash and state.extract_sig == rules.signature():
+        return result, None, raw_hash  # byte-identical body, same rules: same text
+    text = extract(result.body, content_type=result.content_type, charset=result.charset, rules=rules)
+    return result, text, raw_hash
+
+
+def check_page(rt: Runtime, page: PageConfig) -> CheckOutcome:
+    """Check one page now and record the outcome; never raises for a bad page or server."""
+    started = utcnow()
+    clock = time.monotonic()
+    settings = rt.config.monitor
+    sinks = rt.config.alerts
+    state = rt.store.page_state(page.id)
+    rules = Rules.of(page)
+    rec = CheckRecord(page_id=page.id, company=page.company, url=page.url, status="failed",
+                      started_at=started, finished_at=started, etag=state.etag,
+                      last_modified=state.last_modified, previous_snapshot_id=state.snapshot_id,
+                      sinks=sinks, failures=state.failures, gone=state.gone, pending_hash=state.pending_hash)
+    old_text: str | None = None
+    try:
+        result, text, raw_hash = _fetch_text(rt, page, state, rules)
+        rec.http_status = result.status
+        if result.not_modified or text is None:
+            rec.status = "not_modified" if result.not_modified else "unchanged"
+            rec.keep_validators = result.not_modified
+            rec.etag, rec.last_modified = (result.etag or state.etag, result.last_modified or state.last_modified)
+        else:
+            reason = soft_error(text)
+            if reason:
+                raise ExtractError(reason)
+            rec.etag, rec.last_modified = result.etag, result.last_modified
+            text_hash = sha256(text)
+            version = Version(text=text, text_hash=text_hash, extract_sig=rules.signature(), raw=result.body,
+                              raw_hash=raw_hash, content_type=result.content_type)
+            if state.snapshot_id is None:
+                rec.status, rec.version = "baseline", version
+            elif text_hash == state.text_hash:
+                rec.status = "unchanged"
+                if raw_hash != state.raw_hash and state.extract_sig != rules.signature():
+                    rec.version = None  # same text under new rules: nothing to store
+            else:
+                snap = rt.store.snapshot(state.snapshot_id)
+                old_text = snap.text if snap else ""
+                threshold = page.confirm_shrink if page.confirm_shrink is not None else settings.confirm_shrink
+                if _shrunk(old_text, text, threshold) and state.pending_hash != text_hash:
+                    # A page that suddenly lost most of its text is often a broken deploy, an
+                    # A/B variant or an error page: confirm with a fresh fetch before believing it.
+                    time.sleep(settings.confirm_delay)
+                    _, again, _ = _fetch_text(rt, page, state, rules, conditional=False)
+                    if again is not None and sha256(again) != text_hash:
+                        rec.status, rec.pending_hash = "unconfirmed", text_hash
+                        log.warning("%s: text shrank from %d to %d characters and a second fetch disagreed; "
+                                    "not recorded until confirmed", page.id, len(old_text), len(text))
+                        text = None
+                if text is not None:
+                    ops = diff_lines(old_text, text)
+                    diff_stats = stats(ops)
+                    rec.status, rec.version = "changed", version
+                    rec.added, rec.removed, rec.first_line = diff_stats.added, diff_stats.removed, diff_stats.first_line
+                    rec.pending_hash = None
+                    rec.events.append(EventDraft(kind="changed", quote=diff_stats.first_line[2:] or None))
+                    rec.events.extend(
+                        EventDraft(kind=f.kind, jurisdiction=f.jurisdiction, quote=f.quote, evidence=f.evidence,
+                                   rule=f.rule)
+                        for f in classify(old_text, text, page.company)
+                    )
+        if rec.gone:
+            rec.events.append(EventDraft(kind="page_restored", quote=f"{page.url} answers again"))
+        rec.failures, rec.gone = 0, False
+    except (FetchError, ExtractError) as exc:
+        rec.status = "failed"
+        rec.error = exc.reason if isinstance(exc, FetchError) else str(exc)
+        rec.http_status = exc.http_status if isinstance(exc, FetchError) else rec.http_status
+        rec.failures = state.failures + 1
+        rec.version = None
+        rec.events = []
+        if not state.gone and rec.failures >= settings.gone_after:
+            rec.gone = True
+            rec.events.append(EventDraft(
+                kind="page_gone",
+                quote=f"{rec.failures} consecutive failed checks; last: {rec.error}",
+            ))
+    rec.finished_at = utcnow()
+    try:
+        recorded = rt.store.record(rec)
+    except StoreError as exc:
+        log.error("%s: check not recorded: %s", page.id, exc)
+        return CheckOutcome(page.id, "failed", error=str(exc), seconds=time.monotonic() - clock)
+    outcome = CheckOutcome(
+        page_id=page.id, status="raced" if recorded.raced else rec.status, error=rec.error,
+        http_status=rec.http_status, snapshot_id=recorded.snapshot_id, change_id=recorded.change_id,
+        events=rec.events if not recorded.raced else [], event_ids=recorded.event_ids,
+        added=rec.added, removed=rec.removed, seconds=time.monotonic() - clock,
+    )
+    _log_outcome(page, outcome, rec)
+    return outcome
+
+
+def _log_outcome(page: PageConfig, outcome: CheckOutcome, rec: CheckRecord) -> None:
+    extra = {"page": page.id, "status": outcome.status}
+    if outcome.failed:
+        log.warning("%s: check failed: %s", page.id, outcome.error, extra=extra)
+    elif outcome.status == "changed":
+        log.info("%s: %s page changed: +%d -%d lines; first: %s", page.id, page.company, outcome.added,
+                 outcome.removed, rec.first_line[:200], extra=extra)
+    else:
+        log.info("%s: %s", page.id, outcome.status, extra=extra)
+    for event, event_id in zip(outcome.events, outcome.event_ids, strict=False):
+        if event.kind == "changed":
+            continue
+        where = f" {event.jurisdiction}" if event.jurisdiction else ""
+        how = f" [{event.evidence}, rule {event.rule}]" if event.rule else ""
+        log.warning("%s: event %s%s #%d%s: %s", page.id, event.kind, where, event_id, how, (event.quote or "")[:300],
+                    extra={**extra, "event": event.kind, "jurisdiction": event.jurisdiction})
+
+
+def check_all(rt: Runtime, page_ids: list[str] | None = None) -> list[CheckOutcome]:
+    pages = [rt.config.page(pid) for pid in page_ids] if page_ids else [p for p in rt.config.pages if p.enabled]
+    return [check_page(rt, page) for page in pages]
+
+
+def now() -> datetime:
+    return utcnow()

@@ -1,0 +1,492 @@
+"""The `policy-monitor` command line (DESIGN.md's contract).
+
+Exit status: 0 done; 1 a check or delivery failed (still recorded); 2 bad usage or config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from monitor.config import EVENT_KINDS, Config, ConfigError, default_config_path, format_duration, load_config
+
+log = logging.getLogger("monitor.cli")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad usage (unknown page id, bad argument): exit status 2."""
+
+
+def _console(stream: Any = None) -> Any:
+    from rich.console import Console
+
+    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
+
+
+def _load(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    from monitor.redact import register_secret_url
+
+    for sink in config.alerts:
+        register_secret_url(sink.url)
+    return config
+
+
+def _runtime(args: argparse.Namespace) -> Any:
+    from monitor.check import Runtime
+
+    return Runtime.open(_load(args))
+
+
+def _ts(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value else "-"
+
+
+def _parse_since(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since: not an ISO date or time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _page_ids(config: Config, ids: Sequence[str]) -> list[str]:
+    known = {page.id for page in config.pages}
+    unknown = [pid for pid in ids if pid not in known]
+    if unknown:
+        raise UsageError(f"unknown page id(s): {', '.join(unknown)} (see `policy-monitor pages`)")
+    return list(ids)
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    config = _load(args)
+    print(f"{config.path}: OK: {len(config.pages)} pages, {len(config.alerts)} alert sinks")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from monitor.alerts import deliver_pending
+    from monitor.check import check_page
+
+    rt = _runtime(args)
+    try:
+        ids = _page_ids(rt.config, args.pages)
+        pages = [rt.config.page(pid) for pid in ids] if ids else [p for p in rt.config.pages if p.enabled]
+        outcomes = _run_checks(rt, pages, check_page, progress=sys.stderr.isatty() and not args.json)
+        delivered = deliver_pending(rt)
+        if args.json:
+            for outcome in outcomes:
+                print(json.dumps({
+                    "page": outcome.page_id, "status": outcome.status, "error": outcome.error,
+                    "http_status": outcome.http_status, "snapshot": outcome.snapshot_id,
+                    "change": outcome.change_id, "added": outcome.added, "removed": outcome.removed,
+                    "events": [
+                        {"id": eid, "kind": e.kind, "jurisdiction": e.jurisdiction, "quote": e.quote,
+                         "evidence": e.evidence, "rule": e.rule}
+                        for e, eid in zip(outcome.events, outcome.event_ids, strict=False)
+                    ],
+                }, ensure_ascii=False))
+        else:
+            _print_outcomes(outcomes)
+        failed = any(o.failed for o in outcomes) or delivered.failed > 0
+        return EXIT_FAILED if failed else EXIT_OK
+    finally:
+        rt.close()
+
+
+def _run_checks(rt: Any, pages: list[Any], check: Callable[..., Any], progress: bool) -> list[Any]:
+    workers = min(rt.config.monitor.workers, max(1, len(pages)))
+    results: dict[str, Any] = {}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
+        futures = {pool.submit(check, rt, page): page.id for page in pages}
+        if progress:
+            from rich.progress import Progress
+
+            with Progress(transient=True, console=_console(sys.stderr)) as bar:
+                task = bar.add_task("checking", total=len(futures))
+                for future in _as_completed(futures):
+                    results[futures[future]] = future.result()
+                    bar.advance(task)
+        else:
+            for future in _as_completed(futures):
+                results[futures[future]] = future.result()
+    return [results[page.id] for page in pages]
+
+
+def _as_completed(futures: dict[Any, str]) -> Any:
+    from concurrent.futures import as_completed
+
+    return as_completed(futures)
+
+
+def _print_outcomes(outcomes: list[Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=None, box=None, pad_edge=False)
+    for column in ("page", "status", "detail"):
+        table.add_column(column)
+    styles = {"failed": "red", "changed": "yellow", "baseline": "cyan"}
+    for o in outcomes:
+        detail = o.error or ""
+        if o.status == "changed":
+            kinds = [f"{e.kind}{' ' + e.jurisdiction if e.jurisdiction else ''}" for e in o.events if e.kind != "changed"]
+            detail = f"+{o.added} -{o.removed} lines" + (f"; {', '.join(kinds)}" if kinds else "")
+        table.add_row(o.page_id, f"[{styles.get(o.status, 'green')}]{o.status}[/]", detail)
+    _console().print(table)
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no pages")
+
+
+def cmd_pages(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from monitor.store import Store
+
+    config = _load(args)
+    store = Store(config.monitor.database)
+    try:
+        rows = {page.id: page for page in store.pages()}
+        table = Table(box=None, pad_edge=False)
+        for column in ("page", "company", "every", "last check", "status", "next check", "claim"):
+            table.add_column(column)
+        for page in config.pages:
+            row = rows.get(page.id)
+            interval = config.interval_of(page)
+            last = row.last_checked_at if row else None
+            status = (row.last_status or "-") if row else "never checked"
+            if row and row.last_status == "failed" and row.last_error:
+                status = f"failed: {row.last_error[:60]}"
+            if row and row.gone:
+                status = f"GONE ({status})"
+            nxt = (last + timedelta(seconds=interval)) if last else None
+            claim = row.claimed_by if row and row.claimed_by and row.claim_expires and \
+                row.claim_expires > datetime.now(UTC) else ""
+            table.add_row(page.id, page.company, format_duration(interval), _ts(last), status,
+                          _ts(nxt) if nxt else "due now", claim or "")
+        _console().print(table)
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from monitor.store import Store
+
+    config = _load(args)
+    _page_ids(config, [args.page])
+    store = Store(config.monitor.database)
+    try:
+        changes = {c.snapshot_id: c for c in store.changes(args.page)}
+        table = Table(box=None, pad_edge=False)
+        for column in ("snapshot", "recorded", "origin", "lines", "chars", "hash", "change"):
+            table.add_column(column)
+        snaps = store.snapshots(args.page)
+        for snap in snaps:
+            change = changes.get(snap.id)
+            table.add_row(str(snap.id), _ts(snap.created_at), snap.origin, str(snap.text.count("\n") + 1),
+                          str(len(snap.text)), snap.text_hash[:12],
+                          f"+{change.added} -{change.removed}" if change else ("baseline" if snap is snaps[0] else ""))
+        _console().print(table)
+        if not snaps:
+            print(f"{args.page}: no snapshots yet (run `policy-monitor check {args.page}`)")
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from monitor.diff import diff_lines, unified
+    from monitor.store import Store
+
+    config = _load(args)
+    _page_ids(config, [args.page])
+    store = Store(config.monitor.database)
+    try:
+        snaps = {s.id: s for s in store.snapshots(args.page)}
+        ids = sorted(snaps)
+        if not ids:
+            raise UsageError(f"{args.page}: no snapshots yet")
+        to_id = args.to if args.to is not None else ids[-1]
+        if to_id not in snaps:
+            raise UsageError(f"{args.page}: no snapshot {to_id} (have {ids[0]}..{ids[-1]})")
+        if args.from_ is not None:
+            from_id = args.from_
+        else:
+            earlier = [i for i in ids if i < to_id]
+            from_id = earlier[-1] if earlier else None
+        if from_id is not None and from_id not in snaps:
+            raise UsageError(f"{args.page}: no snapshot {from_id}")
+        old = snaps[from_id] if from_id is not None else None
+        new = snaps[to_id]
+        ops = diff_lines(old.text if old else "", new.text)
+        labels = (f"{args.page} snapshot {from_id} {_ts(old.created_at)}" if old else "(empty)",
+                  f"{args.page} snapshot {to_id} {_ts(new.created_at)}")
+        color = sys.stdout.isatty() if args.color == "auto" else args.color == "always"
+        print(unified(ops, color=color, labels=labels))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def format_event_line(event: Any) -> str:
+    where = f" {event.jurisdiction}" if event.jurisdiction else ""
+    line = f"{_ts(event.detected_at)}  #{event.id} {event.kind}{where}  {event.company} ({event.page_id})"
+    if event.kind != "changed" and event.quote:
+        line += f'\n    "{event.quote}"'
+    if event.rule:
+        line += f"\n    evidence: {event.evidence}; rule: {event.rule}"
+    elif event.kind == "changed" and event.quote:
+        line += f"\n    first change: {event.quote[:200]}"
+    return line
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from monitor.store import Store
+
+    config = _load(args)
+    since = _parse_since(args.since) if args.since else None
+    if args.kind and args.kind not in EVENT_KINDS:
+        raise UsageError(f"--kind: unknown kind {args.kind!r} (known: {', '.join(EVENT_KINDS)})")
+    store = Store(config.monitor.database)
+    try:
+        events = store.events(since=since, kind=args.kind, page_id=args.page)
+    finally:
+        store.close()
+    for event in events:
+        print(json.dumps(event.as_json(), ensure_ascii=False) if args.json else format_event_line(event))
+    if not events and not args.json:
+        print("no events", file=sys.stderr)
+    return EXIT_OK
+
+
+def _read_input(name: str) -> tuple[bytes, str]:
+    if name == "-":
+        return sys.stdin.buffer.read(), ""
+    try:
+        return Path(name).read_bytes(), name
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot read: {exc.strerror or exc}") from None
+
+
+def _findings_json(findings: list[Any]) -> list[dict[str, Any]]:
+    return [{"kind": f.kind, "jurisdiction": f.jurisdiction, "quote": f.quote, "evidence": f.evidence,
+             "rule": f.rule} for f in findings]
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from monitor.classify import classify
+    from monitor.extract import ExtractError, extract_file
+
+    if args.batch:
+        if args.old or args.new:
+            raise UsageError("classify: give either OLD NEW or --batch FILE, not both")
+        stream = sys.stdin if args.batch == "-" else _open_text(args.batch)
+        bad = 0
+        for number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                old, new = item.get("old") or "", item.get("new") or ""
+                if not isinstance(old, str) or not isinstance(new, str):
+                    raise ValueError("'old' and 'new' must be strings")
+            except (ValueError, AttributeError) as exc:
+                print(f"{args.batch}:{number}: bad line: {exc}", file=sys.stderr)
+                print(json.dumps({"events": [], "error": f"line {number}: {exc}"}))
+                bad += 1
+                continue
+            findings = classify(old, new, item.get("company"))
+            print(json.dumps({"events": _findings_json(findings)}, ensure_ascii=False), flush=False)
+        return EXIT_USAGE if bad else EXIT_OK
+    if not args.old or not args.new:
+        raise UsageError("classify: needs OLD and NEW files (or --batch FILE.jsonl)")
+    texts = []
+    for name in (args.old, args.new):
+        data, path = _read_input(name)
+        try:
+            texts.append(extract_file(data, path))
+        except ExtractError as exc:
+            raise UsageError(f"{name}: {exc}") from None
+    findings = classify(texts[0], texts[1], args.company)
+    if args.json:
+        for finding in _findings_json(findings):
+            print(json.dumps(finding, ensure_ascii=False))
+    else:
+        for f in findings:
+            print(f"{f.kind} {f.jurisdiction}  [{f.evidence}; rule {f.rule}]\n    \"{f.quote}\"")
+        if not findings:
+            print("no pause events", file=sys.stderr)
+    return EXIT_OK
+
+
+def _open_text(name: str) -> Any:
+    try:
+        return open(name, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot read: {exc.strerror or exc}") from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.daemon import run_daemon
+
+    return run_daemon(args.config, log_format=args.log_format)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from monitor.store import Store
+
+    config = _load(args)
+    store = Store(config.monitor.database)
+    store.close()
+    print("database schema is up to date")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.demo import run_demo
+
+    return run_demo(keep=args.keep, rounds=args.rounds)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from monitor.report import build_report
+    from monitor.store import Store
+
+    config = _load(args)
+    out = args.out or (config.report.out if config.report else None)
+    if not out:
+        raise UsageError("report: give --out DIR (or set [report] out in the config)")
+    store = Store(config.monitor.database)
+    try:
+        path = build_report(store, config, Path(out))
+    finally:
+        store.close()
+    print(f"report written to {path}")
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from monitor.alerts import alerts_command
+
+    return alerts_command(_runtime(args), args.action)
+
+
+def cmd_reextract(args: argparse.Namespace) -> int:
+    from monitor.reextract import reextract_pages
+
+    rt = _runtime(args)
+    try:
+        if args.all == bool(args.page):
+            raise UsageError("reextract: give a PAGE_ID or --all")
+        ids = [p.id for p in rt.config.pages] if args.all else _page_ids(rt.config, [args.page])
+        return reextract_pages(rt, ids)
+    finally:
+        rt.close()
+
+
+# -- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=None,
+                        help=f"config file (default: $MONITOR_CONFIG, else {default_config_path()})")
+    common.add_argument("--log-format", choices=("text", "json"), default=None, help="log line format")
+    common.add_argument("--log-level", default=None, help="debug, info, warning, error")
+    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors in the log")
+    parser = argparse.ArgumentParser(
+        prog="policy-monitor", parents=[common],
+        description="Watch company transparency and policy pages; record changes and typed events.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    add("run", cmd_run, "the daemon: check pages on their schedules until SIGTERM/SIGINT; SIGHUP reloads")
+    p = add("check", cmd_check, "check now (all pages, or those named), record, alert, exit")
+    p.add_argument("pages", nargs="*", metavar="PAGE_ID")
+    p.add_argument("--json", action="store_true", help="one JSON object per page")
+    add("pages", cmd_pages, "configured pages with last check, status and next check")
+    p = add("history", cmd_history, "a page's snapshots")
+    p.add_argument("page", metavar="PAGE_ID")
+    p = add("diff", cmd_diff, "the diff between two snapshots of a page (default: the last change)")
+    p.add_argument("page", metavar="PAGE_ID")
+    p.add_argument("--from", dest="from_", type=int, metavar="SNAP")
+    p.add_argument("--to", type=int, metavar="SNAP")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p = add("events", cmd_events, "recorded events, oldest first")
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.add_argument("--since", metavar="ISO", help="only events detected at or after this time")
+    p.add_argument("--kind", metavar="K", help=f"only this kind ({', '.join(EVENT_KINDS)})")
+    p.add_argument("--page", metavar="PAGE_ID", help="only this page")
+    p = add("classify", cmd_classify, "events between two files (HTML, PDF or text; - or /dev/null for empty)")
+    p.add_argument("old", nargs="?", metavar="OLD")
+    p.add_argument("new", nargs="?", metavar="NEW")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--batch", metavar="FILE.jsonl", help='each line {"old": ..., "new": ...} -> {"events": [...]}')
+    p.add_argument("--company", default=None, help="the company whose page this is")
+    p = add("report", cmd_report, "write the static HTML report and Atom feed")
+    p.add_argument("--out", metavar="DIR")
+    add("config-check", cmd_config_check, "validate the config")
+    p = add("demo", cmd_demo, "offline demo: serve changing pages on 127.0.0.1 and run the real pipeline")
+    p.add_argument("--keep", metavar="DIR", help="keep the demo database and report in DIR")
+    p.add_argument("--rounds", type=int, default=4, help="how many versions of the pages to serve")
+    p = add("alerts", cmd_alerts, "pending and failed deliveries; `retry` requeues failed; `test` pings every sink")
+    p.add_argument("action", nargs="?", choices=("list", "retry", "test"), default="list")
+    p = add("reextract", cmd_reextract, "re-derive text from stored raw bodies after a selector change")
+    p.add_argument("page", nargs="?", metavar="PAGE_ID")
+    p.add_argument("--all", action="store_true")
+    add("migrate", cmd_migrate, "upgrade the database schema")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from monitor.logs import setup_logging
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = args.log_level or ("WARNING" if args.quiet else "INFO")
+    try:
+        setup_logging(args.log_format or "text", level.upper())
+    except ValueError:
+        parser.error(f"--log-level: unknown level {args.log_level!r}")
+    from monitor.store import StoreError
+
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"policy-monitor: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreError as exc:
+        print(f"policy-monitor: database error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

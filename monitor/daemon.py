@@ -1,0 +1,257 @@
+"""`policy-monitor run`: APScheduler 3 drives `check_page` for every page, forever.
+
+One interval job per page (jitter, coalescing, max_instances=1) on a bounded worker pool.
+The first run of each page follows from its last check in the database, so a restart does
+not re-check everything at once, while overdue and never-checked pages run within seconds.
+SIGTERM/SIGINT stop taking work and let in-flight checks finish within a bound; SIGHUP
+reloads the config (a broken one is reported and the old one kept).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.check import Runtime, check_page
+from monitor.config import Config, ConfigError, PageConfig, load_config
+from monitor.sdnotify import Notifier
+from monitor.store import StoreError
+
+log = logging.getLogger("monitor.daemon")
+
+STOP_GRACE = 30.0  # seconds in-flight checks get to finish after SIGTERM
+_DUE_SPREAD = 10.0  # overdue pages start within this many seconds, spread out
+_PAGE_PREFIX = "page:"
+
+
+def first_run(last_checked: datetime | None, interval: float, now: datetime) -> datetime:
+    """When a page's first check after (re)start should run."""
+    spread = timedelta(seconds=random.uniform(0.5, min(_DUE_SPREAD, max(interval, 1.0))))
+    if last_checked is None:
+        return now + spread
+    due = last_checked + timedelta(seconds=interval)
+    return max(due, now + spread)
+
+
+class Daemon:
+    def __init__(self, config_path: Path | None, config: Config, notifier: Notifier | None = None):
+        self.config_path = config_path
+        self.rt = Runtime.open(config)
+        self.notifier = notifier or Notifier()
+        self.stop_event = threading.Event()
+        self.reload_requested = threading.Event()
+        self.wake = threading.Event()
+        self.scheduler = BackgroundScheduler(
+            executors={
+                "default": ThreadPoolExecutor(config.monitor.workers),
+                # Alerts and the watchdog never wait behind slow page checks.
+                "service": ThreadPoolExecutor(2),
+            },
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+        self.checks_done = 0
+        self.last_change: str | None = None
+        self._report_lock = threading.Lock()
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def _check_job(self, page_id: str) -> None:
+        try:
+            page = self.rt.config.page(page_id)
+        except KeyError:
+            return  # removed by a reload while queued
+        try:
+            outcome = check_page(self.rt, page)
+        except Exception:  # a bug must not kill the daemon; it is logged with its traceback
+            log.exception("%s: unexpected error during check", page_id)
+            return
+        self.checks_done += 1
+        if outcome.status == "changed":
+            self.last_change = f"{page_id} at {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
+            self._deliver()
+            self._rebuild_report()
+
+    def _deliver(self) -> None:
+        from monitor.alerts import deliver_pending
+
+        try:
+            deliver_pending(self.rt)
+        except StoreError as exc:
+            log.error("alert delivery: %s", exc)
+        except Exception:
+            log.exception("alert delivery failed unexpectedly")
+
+    def _rebuild_report(self) -> None:
+        report = self.rt.config.report
+        if report is None:
+            return
+        from monitor.report import build_report
+
+        with self._report_lock:
+            try:
+                build_report(self.rt.store, self.rt.config, Path(report.out))
+            except Exception:
+                log.exception("report rebuild failed")
+
+    def _watchdog_job(self) -> None:
+        # Runs inside the scheduler: if the scheduler's loop hangs, pets stop and systemd restarts us.
+        self.notifier.watchdog()
+        self.notifier.status(self._status_text())
+
+    def _status_text(self) -> str:
+        pages = len([p for p in self.rt.config.pages if p.enabled])
+        last = f"; last change {self.last_change}" if self.last_change else ""
+        return f"{pages} pages, {self.checks_done} checks since start{last}"
+
+    # -- schedule ------------------------------------------------------------------------------
+
+    def _page_job_args(self, page: PageConfig) -> dict[str, Any]:
+        config = self.rt.config
+        return {"interval": config.interval_of(page), "jitter": config.jitter_of(page)}
+
+    def _schedule_page(self, page: PageConfig, last_checked: datetime | None, now: datetime) -> None:
+        spec = self._page_job_args(page)
+        start = first_run(last_checked, spec["interval"], now)
+        trigger = IntervalTrigger(seconds=spec["interval"], start_date=start,
+                                  jitter=int(spec["jitter"]) or None, timezone=UTC)
+        self.scheduler.add_job(self._check_job, trigger, args=[page.id], id=_PAGE_PREFIX + page.id,
+                               name=page.id, replace_existing=True)
+
+    def build_schedule(self) -> None:
+        now = datetime.now(UTC)
+        last = {row.id: row.last_checked_at for row in self.rt.store.pages()}
+        for page in self.rt.config.pages:
+            if page.enabled:
+                self._schedule_page(page, last.get(page.id), now)
+        self.scheduler.add_job(self._deliver, "interval", seconds=self.rt.config.monitor.alert_interval,
+                               id="deliver", executor="service", replace_existing=True)
+        pet = self.notifier.watchdog_interval()
+        if pet:
+            self.scheduler.add_job(self._watchdog_job, "interval", seconds=pet, id="watchdog",
+                                   executor="service", replace_existing=True, next_run_time=now)
+
+    def reload(self) -> None:
+        self.notifier.reloading()
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload refused, keeping the running config: %s", problem)
+            self.notifier.ready(self._status_text())
+            return
+        old = self.rt.config
+        if new.monitor.database != old.monitor.database:
+            log.warning("reload: a new database URL needs a restart; keeping %s", "the current database")
+            new = new.model_copy(update={"monitor": new.monitor.model_copy(
+                update={"database": old.monitor.database})})
+        from monitor.redact import register_secret_url
+
+        for sink in new.alerts:
+            register_secret_url(sink.url)
+        self.rt.store.sync_pages(new.pages)
+        old_pages = {p.id: p for p in old.pages if p.enabled}
+        new_pages = {p.id: p for p in new.pages if p.enabled}
+        self.rt.config = new
+        now = datetime.now(UTC)
+        last = {row.id: row.last_checked_at for row in self.rt.store.pages()}
+        added = removed = changed = 0
+        for pid in old_pages.keys() - new_pages.keys():
+            self.scheduler.remove_job(_PAGE_PREFIX + pid)
+            removed += 1
+        for pid, page in new_pages.items():
+            before = old_pages.get(pid)
+            if before is None:
+                added += 1
+            elif (old.interval_of(before), old.jitter_of(before)) != (new.interval_of(page), new.jitter_of(page)):
+                changed += 1
+            else:
+                continue  # same schedule; the job reads the new page settings at run time
+            self._schedule_page(page, last.get(pid), now)
+        log.info("config reloaded: %d pages (%d added, %d removed, %d rescheduled)",
+                 len(new_pages), added, removed, changed)
+        self.notifier.ready(self._status_text())
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def request_stop(self, *_: Any) -> None:
+        self.stop_event.set()
+        self.wake.set()
+
+    def request_reload(self, *_: Any) -> None:
+        self.reload_requested.set()
+        self.wake.set()
+
+    def run(self) -> int:
+        self.build_schedule()
+        self.scheduler.start()
+        pages = len([p for p in self.rt.config.pages if p.enabled])
+        log.info("policy-monitor running: %d pages, database %s", pages, _safe_db(self.rt.config.monitor.database))
+        self.notifier.ready(self._status_text())
+        while not self.stop_event.is_set():
+            self.wake.wait(timeout=60)
+            self.wake.clear()
+            if self.reload_requested.is_set() and not self.stop_event.is_set():
+                self.reload_requested.clear()
+                self.reload()
+        return self.shutdown()
+
+    def shutdown(self) -> int:
+        log.info("stopping: no new checks; waiting up to %.0fs for checks in flight", STOP_GRACE)
+        self.notifier.stopping()
+        self.scheduler.pause()
+        done = threading.Event()
+
+        def _wait() -> None:
+            self.scheduler.shutdown(wait=True)
+            done.set()
+
+        threading.Thread(target=_wait, daemon=True, name="shutdown").start()
+        finished = done.wait(STOP_GRACE)
+        if not finished:
+            # Each check records in one transaction, so abandoning one mid-way loses nothing.
+            log.warning("checks still running after %.0fs; exiting without them", STOP_GRACE)
+        try:
+            self.rt.close()
+        except Exception:
+            log.exception("error while closing")
+        log.info("stopped")
+        logging.shutdown()
+        if not finished:
+            os._exit(0)
+        return 0
+
+
+def _safe_db(url: str) -> str:
+    from monitor.redact import redact
+
+    return redact(url)
+
+
+def run_daemon(config_path: Path | None, log_format: str | None = None) -> int:
+    config = load_config(config_path)
+    if log_format is None and config.monitor.log_format != "text":
+        from monitor.logs import setup_logging
+
+        setup_logging(config.monitor.log_format, logging.getLogger().level)
+    from monitor.redact import register_secret_url
+
+    for sink in config.alerts:
+        register_secret_url(sink.url)
+    daemon = Daemon(config_path, config)
+    signal.signal(signal.SIGTERM, daemon.request_stop)
+    signal.signal(signal.SIGINT, daemon.request_stop)
+    signal.signal(signal.SIGHUP, daemon.request_reload)
+    return daemon.run()
+
+

@@ -1,0 +1,445 @@
+"""The fetch stage: one polite, bounded, conditional HTTP GET.
+
+Every way a server can misbehave ends in a `FetchError` with a reason a person can read,
+within the deadline and the byte cap; the caller never sees a traceback. Guarantees:
+
+* connect/read timeouts per socket operation, plus a total deadline enforced by shutting the
+  socket down from a timer (a server dripping a byte a second defeats read timeouts alone);
+* `max_bytes` counted after decompression, which we do ourselves with a bounded zlib
+  (urllib3 would inflate a whole gzip bomb chunk at once);
+* redirects followed by hand: at most N hops, http/https only, each hop re-checked;
+* private/loopback/link-local targets refused *before* connecting (and the connected peer
+  checked again) unless allowed, so a redirect cannot reach internal services;
+* bounded retries with backoff on connection errors, 5xx and 429, honouring Retry-After up
+  to a cap; one request at a time per host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import ipaddress
+import logging
+import random
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+log = logging.getLogger(__name__)
+
+Resolver = Callable[[str, int], list[str]]
+_CHUNK = 64 * 1024
+
+
+class FetchError(Exception):
+    def __init__(self, reason: str, *, http_status: int | None = None, retryable: bool = False,
+                 retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.http_status = http_status
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+    @property
+    def gone(self) -> bool:
+        return self.http_status in (404, 410)
+
+
+@dataclass
+class FetchResult:
+    url: str
+    status: int
+    body: bytes = b""
+    content_type: str = ""
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    elapsed: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    timeout: float = 30.0
+    deadline: float = 120.0
+    max_bytes: int = 10_000_000
+    max_redirects: int = 5
+    retries: int = 2
+    retry_after_cap: float = 120.0
+    backoff: float = 1.0
+    user_agent: str = "policy-monitor/0.1"
+    # False: refuse non-public addresses; True: allow all; a list: allow these networks only.
+    allow_private: bool | tuple[str, ...] = False
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise FetchError(f"DNS lookup failed for {host}: {exc.strerror}") from None
+    return sorted({str(info[4][0]) for info in infos})
+
+
+# -- per-thread fetch context: sockets to kill at the deadline, the address policy ----------
+
+_local = threading.local()
+
+
+@dataclass
+class _Context:
+    policy: FetchPolicy
+    resolver: Resolver
+    sockets: list[socket.socket] = field(default_factory=list)
+    expired: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def track(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self.lock:
+            if self.expired:
+                _shutdown(sock)
+            self.sockets.append(sock)
+
+    def expire(self) -> None:
+        with self.lock:
+            self.expired = True
+            for sock in self.sockets:
+                _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def address_allowed(address: str, allow: bool | tuple[str, ...]) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if allow is True:
+        return True
+    if ip.is_global and not ip.is_multicast:
+        return True
+    if allow is False:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in allow)
+
+
+def _guard(host: str, port: int) -> None:
+    """Refuse a target whose every resolved address is not allowed, before any packet is sent."""
+    ctx: _Context | None = getattr(_local, "ctx", None)
+    if ctx is None:
+        return
+    for address in ctx.resolver(host, port):
+        if not address_allowed(address, ctx.policy.allow_private):
+            raise FetchError(f"refused: {host} resolves to non-public address {address} "
+                             "(set allow_private_addresses to permit)")
+
+
+class _GuardedConnectionMixin:
+    host: str
+    port: int
+    sock: socket.socket | None
+
+    def connect(self) -> None:
+        _guard(self.host, self.port)
+        super().connect()  # type: ignore[misc]
+        ctx: _Context | None = getattr(_local, "ctx", None)
+        if ctx is not None and self.sock is not None:
+            peer = self.sock.getpeername()[0]
+            if not address_allowed(peer, ctx.policy.allow_private):  # DNS changed between checks
+                self.sock.close()
+                raise FetchError(f"refused: connected to non-public address {peer}")
+            ctx.track(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        ctx: _Context | None = getattr(_local, "ctx", None)
+        if ctx is not None and self.sock is not None:  # a reused keep-alive socket
+            ctx.track(self.sock)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPConnection(_GuardedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _GuardedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def _decoder(encoding: str) -> Any:
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj(zlib.MAX_WBITS)
+    raise FetchError(f"unsupported Content-Encoding {encoding!r}")
+
+
+def _read_body(response: requests.Response, max_bytes: int, deadline: float) -> bytes:
+    """Stream the raw body, decompress within the cap, stop at the deadline."""
+    encodings = [e for e in response.headers.get("Content-Encoding", "").split(",") if e.strip()]
+    if len(encodings) > 1:
+        raise FetchError(f"unsupported stacked Content-Encoding {response.headers['Content-Encoding']!r}")
+    decoder = _decoder(encodings[0]) if encodings else None
+    declared = response.headers.get("Content-Length", "")
+    if decoder is None and declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"body too large: Content-Length {declared} exceeds max_bytes {max_bytes}")
+    parts: list[bytes] = []
+    size = 0
+    raw = response.raw
+    try:
+        while True:
+            chunk = raw.read(_CHUNK, decode_content=False)
+            if time.monotonic() > deadline:
+                raise FetchError("deadline exceeded while reading the body")
+            if not chunk:
+                break
+            if decoder is not None:
+                chunk = decoder.decompress(chunk, max_bytes - size + 1)
+                if decoder.unconsumed_tail:
+                    raise FetchError(f"body too large after decompression (max_bytes {max_bytes})")
+            size += len(chunk)
+            if size > max_bytes:
+                raise FetchError(f"body too large: more than max_bytes {max_bytes}")
+            parts.append(chunk)
+        if decoder is not None:
+            tail = decoder.flush()
+            size += len(tail)
+            if size > max_bytes:
+                raise FetchError(f"body too large after decompression (max_bytes {max_bytes})")
+            parts.append(tail)
+    except zlib.error as exc:
+        raise FetchError(f"corrupt compressed body: {exc}") from None
+    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+        if time.monotonic() > deadline:
+            raise FetchError("deadline exceeded while reading the body") from None
+        raise FetchError(f"connection broken while reading the body: {_short(exc)}", retryable=True) from None
+    return b"".join(parts)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    # urllib3 wraps causes in long reprs; keep the innermost readable part.
+    for marker in ("Caused by ", "Failed to establish a new connection: "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    return text.strip("()'\" ")[:300] or type(exc).__name__
+
+
+def _content_type(header: str) -> tuple[str, str | None]:
+    mime, _, params = header.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "charset" and value:
+            charset = value.strip("\"' ").lower()
+    return mime.strip().lower(), charset
+
+
+# -- the fetcher -----------------------------------------------------------------------------
+
+
+class Fetcher:
+    def __init__(self, policy: FetchPolicy, resolver: Resolver = system_resolver):
+        self.policy = policy
+        self.resolver = resolver
+        self.session = requests.Session()
+        adapter = _GuardedAdapter(pool_connections=16, pool_maxsize=4, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({
+            "User-Agent": policy.user_agent,
+            "Accept": "text/html,application/xhtml+xml,application/pdf;q=0.9,text/plain;q=0.8,*/*;q=0.5",
+            "Accept-Encoding": "gzip, deflate",
+        })
+        self.session.trust_env = False  # no proxies or netrc from the environment
+        self._host_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _host_lock(self, host: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._host_locks.setdefault(host, threading.Lock())
+
+    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        start = time.monotonic()
+        deadline = start + self.policy.deadline
+        host = (urlsplit(url).hostname or "").lower()
+        lock = self._host_lock(host)
+        if not lock.acquire(timeout=self.policy.deadline):
+            raise FetchError(f"timed out waiting for another request to {host}")
+        try:
+            return self._fetch_with_retries(url, etag, last_modified, start, deadline)
+        finally:
+            lock.release()
+
+    def _fetch_with_retries(self, url: str, etag: str | None, last_modified: str | None,
+                            start: float, deadline: float) -> FetchResult:
+        attempt = 0
+        while True:
+            try:
+                result = self._fetch_once(url, etag, last_modified, deadline)
+                result.elapsed = time.monotonic() - start
+                return result
+            except FetchError as exc:
+                attempt += 1
+                if not exc.retryable or attempt > self.policy.retries:
+                    raise
+                if exc.retry_after is not None:
+                    if exc.retry_after > self.policy.retry_after_cap:
+                        raise FetchError(f"{exc.reason}; Retry-After {exc.retry_after:.0f}s exceeds the cap of "
+                                         f"{self.policy.retry_after_cap:.0f}s", http_status=exc.http_status) from None
+                    wait = exc.retry_after
+                else:
+                    wait = self.policy.backoff * (2 ** (attempt - 1)) * (0.5 + random.random())
+                if time.monotonic() + wait >= deadline:
+                    raise FetchError(f"{exc.reason}; no time left to retry before the deadline",
+                                     http_status=exc.http_status) from None
+                log.debug("retrying %s in %.1fs after: %s", url, wait, exc.reason)
+                time.sleep(wait)
+
+    def _fetch_once(self, url: str, etag: str | None, last_modified: str | None, deadline: float) -> FetchResult:
+        ctx = _Context(self.policy, self.resolver)
+        _local.ctx = ctx
+        remaining = deadline - time.monotonic()
+        timer = threading.Timer(max(remaining, 0.001), ctx.expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._follow(url, etag, last_modified, deadline)
+        except FetchError:
+            raise
+        except requests.exceptions.SSLError as exc:
+            raise FetchError(f"TLS error: {_short(exc)}") from None
+        except requests.exceptions.ConnectTimeout:
+            raise FetchError("connect timeout", retryable=True) from None
+        except requests.exceptions.ReadTimeout:
+            raise FetchError("read timeout", retryable=True) from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            inner = exc
+            while inner.__context__ is not None and not isinstance(inner, FetchError):
+                inner = inner.__context__  # type: ignore[assignment]
+            if isinstance(inner, FetchError):  # raised inside the connection guard
+                raise inner from None
+            if ctx.expired:
+                raise FetchError("deadline exceeded") from None
+            raise FetchError(f"connection failed: {_short(exc)}", retryable=True) from None
+        finally:
+            timer.cancel()
+            _local.ctx = None
+
+    def _follow(self, url: str, etag: str | None, last_modified: str | None, deadline: float) -> FetchResult:
+        headers: dict[str, str] = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        seen: list[str] = []
+        for _hop in range(self.policy.max_redirects + 1):
+            scheme = urlsplit(url).scheme.lower()
+            if scheme not in ("http", "https"):
+                raise FetchError(f"refused redirect to non-HTTP URL {url[:200]!r}")
+            seen.append(url)
+            timeout = (self.policy.timeout, self.policy.timeout)
+            response = self.session.get(url, headers=headers, stream=True, allow_redirects=False, timeout=timeout)
+            try:
+                if response.is_redirect:
+                    location = response.headers.get("Location", "")
+                    if not location:
+                        raise FetchError(f"HTTP {response.status_code} redirect without Location",
+                                         http_status=response.status_code)
+                    url = urljoin(url, location)
+                    if url in seen:
+                        raise FetchError(f"redirect loop at {url[:200]}", http_status=response.status_code)
+                    continue
+                return self._finish(url, response, deadline)
+            finally:
+                response.close()
+        raise FetchError(f"too many redirects (more than {self.policy.max_redirects})")
+
+    def _finish(self, url: str, response: requests.Response, deadline: float) -> FetchResult:
+        status = response.status_code
+        if status == 304:
+            return FetchResult(url=url, status=304, not_modified=True,
+                               etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"))
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise FetchError(f"HTTP {status} {response.reason or ''}".strip(), http_status=status,
+                             retryable=True, retry_after=retry_after)
+        if status >= 400:
+            raise FetchError(f"HTTP {status} {response.reason or ''}".strip(), http_status=status)
+        if status != 200:
+            raise FetchError(f"unexpected HTTP status {status}", http_status=status)
+        body = _read_body(response, self.policy.max_bytes, deadline)
+        mime, charset = _content_type(response.headers.get("Content-Type", ""))
+        return FetchResult(
+            url=url, status=status, body=body, content_type=mime, charset=charset,
+            etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"),
+            headers={k: v for k, v in response.headers.items() if k.lower() in ("content-type", "etag")},
+        )
+
+
+def policy_from_settings(settings: Any) -> FetchPolicy:
+    allow = settings.allow_private_addresses
+    return FetchPolicy(
+        timeout=settings.timeout,
+        deadline=settings.deadline,
+        max_bytes=settings.max_bytes,
+        max_redirects=settings.max_redirects,
+        retries=settings.retries,
+        retry_after_cap=settings.retry_after_cap,
+        user_agent=settings.user_agent,
+        allow_private=allow if isinstance(allow, bool) else tuple(allow),
+    )
+
+
+def hosts_of(urls: Iterable[str]) -> set[str]:
+    return {(urlsplit(u).hostname or "").lower() for u in urls}

@@ -1,0 +1,393 @@
+"""The record stage and the read queries: everything that touches the database.
+
+One check's outcome (raw body, snapshot, check row, change, events, outbox rows, page
+state) is written in ONE transaction by `Store.record`, so a crash at any moment leaves
+either all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, create_engine, select
+
+from monitor.models import Change, Check, Delivery, Event, Page, RawBody, Snapshot, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(Exception):
+    """The database cannot be used (locked, read-only, full, unreachable)."""
+
+
+def sha256(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Version:
+    """A new normalized text (and the raw body it came from) to store as a snapshot."""
+
+    text: str
+    text_hash: str
+    extract_sig: str
+    raw: bytes | None = None
+    raw_hash: str | None = None
+    content_type: str = ""
+    origin: str = "fetch"
+
+
+@dataclass
+class EventDraft:
+    kind: str
+    jurisdiction: str | None = None
+    quote: str | None = None
+    evidence: str | None = None
+    rule: str | None = None
+
+
+@dataclass
+class CheckRecord:
+    """Everything one check produced, handed to `Store.record` in one piece."""
+
+    page_id: str
+    company: str
+    url: str
+    status: str
+    started_at: datetime
+    finished_at: datetime
+    http_status: int | None = None
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    version: Version | None = None
+    # The snapshot the check compared against; recording fails over if another writer moved it.
+    previous_snapshot_id: int | None = None
+    added: int = 0
+    removed: int = 0
+    first_line: str = ""
+    events: list[EventDraft] = field(default_factory=list)
+    sinks: Sequence[Any] = ()  # AlertSink-like: .key and .wants(kind)
+    failures: int = 0
+    gone: bool = False
+    pending_hash: str | None = None
+    keep_validators: bool = False
+
+
+@dataclass
+class Recorded:
+    check_id: int
+    snapshot_id: int | None = None
+    change_id: int | None = None
+    event_ids: list[int] = field(default_factory=list)
+    raced: bool = False
+
+
+@dataclass
+class PageState:
+    page_id: str
+    etag: str | None
+    last_modified: str | None
+    failures: int
+    gone: bool
+    pending_hash: str | None
+    last_checked_at: datetime | None
+    snapshot_id: int | None
+    text_hash: str | None
+    raw_hash: str | None
+    extract_sig: str | None
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @sa_event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions start (see _begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception as exc:  # read-only file systems cannot switch; reads still work
+            log.warning("could not enable WAL: %s", exc)
+        cursor.close()
+
+    @sa_event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock up front, so two writers serialize instead of
+        # failing at commit with "database is locked" after doing their work.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _sqlite_setup(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+
+
+class Store:
+    def __init__(self, url: str, *, migrate: bool = True):
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+        if migrate:
+            self.migrate()
+
+    def migrate(self) -> None:
+        from monitor.migrate import upgrade
+
+        try:
+            upgrade(self.engine)
+        except OperationalError as exc:
+            raise StoreError(f"cannot prepare database {redact_url(self.url)}: {exc.orig}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    # -- pages ---------------------------------------------------------------------------------
+
+    def sync_pages(self, pages: Sequence[Any]) -> None:
+        """Make sure every configured page has a row (company and URL follow the config)."""
+        with self.session() as session:
+            existing = {page.id: page for page in session.exec(select(Page))}
+            for page in pages:
+                row = existing.get(page.id)
+                if row is None:
+                    session.add(Page(id=page.id, company=page.company, url=page.url))
+                elif (row.company, row.url) != (page.company, page.url):
+                    row.company, row.url = page.company, page.url
+                    session.add(row)
+            session.commit()
+
+    def page_state(self, page_id: str) -> PageState:
+        with self.session() as session:
+            page = session.get(Page, page_id)
+            snap = session.exec(
+                select(Snapshot.id, Snapshot.text_hash, Snapshot.raw_hash, Snapshot.extract_sig)
+                .where(Snapshot.page_id == page_id)
+                .order_by(Snapshot.id.desc())  # type: ignore[union-attr]
+                .limit(1)
+            ).first()
+        return PageState(
+            page_id=page_id,
+            etag=page.etag if page else None,
+            last_modified=page.last_modified if page else None,
+            failures=page.failures if page else 0,
+            gone=page.gone if page else False,
+            pending_hash=page.pending_hash if page else None,
+            last_checked_at=page.last_checked_at if page else None,
+            snapshot_id=snap[0] if snap else None,
+            text_hash=snap[1] if snap else None,
+            raw_hash=snap[2] if snap else None,
+            extract_sig=snap[3] if snap else None,
+        )
+
+    def snapshot(self, snapshot_id: int) -> Snapshot | None:
+        with self.session() as session:
+            return session.get(Snapshot, snapshot_id)
+
+    def snapshots(self, page_id: str) -> list[Snapshot]:
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(Snapshot).where(Snapshot.page_id == page_id).order_by(Snapshot.id)  # type: ignore[arg-type]
+                )
+            )
+
+    def raw_body(self, raw_hash: str) -> tuple[bytes, str] | None:
+        with self.session() as session:
+            row = session.get(RawBody, raw_hash)
+            return (zlib.decompress(row.data), row.content_type) if row else None
+
+    def pages(self) -> list[Page]:
+        with self.session() as session:
+            return list(session.exec(select(Page).order_by(Page.id)))  # type: ignore[arg-type]
+
+    def last_checks(self) -> dict[str, Check]:
+        with self.session() as session:
+            latest = select(func.max(Check.id)).group_by(Check.page_id).scalar_subquery()
+            rows = session.exec(select(Check).where(Check.id.in_(latest)))  # type: ignore[union-attr]
+            return {row.page_id: row for row in rows}
+
+    def counts(self, page_id: str) -> dict[str, int]:
+        with self.session() as session:
+            return {
+                "checks": session.exec(select(func.count()).where(Check.page_id == page_id)).one(),
+                "snapshots": session.exec(select(func.count()).where(Snapshot.page_id == page_id)).one(),
+                "changes": session.exec(select(func.count()).where(Change.page_id == page_id)).one(),
+            }
+
+    def changes(self, page_id: str | None = None) -> list[Change]:
+        with self.session() as session:
+            query = select(Change).order_by(Change.id)  # type: ignore[arg-type]
+            if page_id:
+                query = query.where(Change.page_id == page_id)
+            return list(session.exec(query))
+
+    def events(
+        self, *, since: datetime | None = None, kind: str | None = None, page_id: str | None = None
+    ) -> list[Event]:
+        with self.session() as session:
+            query = select(Event).order_by(Event.detected_at, Event.id)  # type: ignore[arg-type]
+            if since is not None:
+                query = query.where(Event.detected_at >= since)
+            if kind:
+                query = query.where(Event.kind == kind)
+            if page_id:
+                query = query.where(Event.page_id == page_id)
+            return list(session.exec(query))
+
+    # -- record --------------------------------------------------------------------------------
+
+    def record(self, rec: CheckRecord) -> Recorded:
+        """Write one check's whole outcome atomically."""
+        try:
+            return self._record(rec)
+        except OperationalError as exc:
+            raise StoreError(f"cannot record check of {rec.page_id}: {exc.orig}") from None
+
+    def _record(self, rec: CheckRecord) -> Recorded:
+        with self.session() as session:
+            page = session.exec(select(Page).where(Page.id == rec.page_id).with_for_update()).first()
+            if page is None:
+                page = Page(id=rec.page_id, company=rec.company, url=rec.url)
+                session.add(page)
+                session.flush()
+            latest = session.exec(
+                select(func.max(Snapshot.id)).where(Snapshot.page_id == rec.page_id)
+            ).one()
+            version, raced = rec.version, False
+            if version is not None and latest != rec.previous_snapshot_id:
+                # Another process recorded a version since we read; ours is stale. Keep the
+                # check row, drop the version: the next check compares against theirs.
+                version, raced = None, True
+
+            snapshot_id = change_id = None
+            event_ids: list[int] = []
+            if version is not None:
+                if version.raw is not None and version.raw_hash and session.get(RawBody, version.raw_hash) is None:
+                    session.add(
+                        RawBody(
+                            hash=version.raw_hash,
+                            content_type=version.content_type,
+                            size=len(version.raw),
+                            data=zlib.compress(version.raw, 6),
+                        )
+                    )
+                snap = Snapshot(
+                    page_id=rec.page_id,
+                    created_at=rec.finished_at,
+                    text_hash=version.text_hash,
+                    text=version.text,
+                    raw_hash=version.raw_hash,
+                    extract_sig=version.extract_sig,
+                    origin=version.origin,
+                )
+                session.add(snap)
+                session.flush()
+                snapshot_id = snap.id
+            if not raced and (snapshot_id is not None or rec.events):
+                if snapshot_id is not None and rec.status == "changed":
+                    change = Change(
+                        page_id=rec.page_id,
+                        snapshot_id=snapshot_id,
+                        previous_snapshot_id=rec.previous_snapshot_id,
+                        detected_at=rec.finished_at,
+                        added=rec.added,
+                        removed=rec.removed,
+                        first_line=rec.first_line[:1000],
+                    )
+                    session.add(change)
+                    session.flush()
+                    change_id = change.id
+                    page.last_change_at = rec.finished_at
+                for draft in rec.events:
+                    ev = Event(
+                        page_id=rec.page_id,
+                        change_id=change_id,
+                        company=rec.company,
+                        url=rec.url,
+                        kind=draft.kind,
+                        jurisdiction=draft.jurisdiction,
+                        quote=draft.quote,
+                        evidence=draft.evidence,
+                        rule=draft.rule,
+                        detected_at=rec.finished_at,
+                        snapshot_id=snapshot_id if change_id else (snapshot_id or rec.previous_snapshot_id),
+                        previous_snapshot_id=rec.previous_snapshot_id if change_id else None,
+                    )
+                    session.add(ev)
+                    session.flush()
+                    assert ev.id is not None
+                    event_ids.append(ev.id)
+                    for sink in rec.sinks:
+                        if sink.wants(draft.kind):
+                            session.add(
+                                Delivery(event_id=ev.id, sink=sink.key, next_attempt_at=rec.finished_at)
+                            )
+            check = Check(
+                page_id=rec.page_id,
+                started_at=rec.started_at,
+                finished_at=rec.finished_at,
+                status="raced" if raced else rec.status,
+                http_status=rec.http_status,
+                error=rec.error,
+                duration_ms=int((rec.finished_at - rec.started_at).total_seconds() * 1000),
+                snapshot_id=snapshot_id,
+                worker=worker_name(),
+            )
+            session.add(check)
+            page.last_checked_at = rec.finished_at
+            page.last_status = check.status
+            page.last_error = rec.error
+            page.failures = rec.failures
+            page.gone = rec.gone
+            page.pending_hash = rec.pending_hash
+            if not rec.keep_validators:
+                page.etag, page.last_modified = rec.etag, rec.last_modified
+            page.company, page.url = rec.company, rec.url
+            session.add(page)
+            session.flush()
+            assert check.id is not None
+            session.commit()
+            return Recorded(check.id, snapshot_id, change_id, event_ids, raced)
+
+
+def redact_url(url: str) -> str:
+    """Hide the password (and any token-like user part) of a URL for logs and errors."""
+    from monitor.redact import redact
+
+    return redact(url)
+
+
+def now() -> datetime:
+    return utcnow()
