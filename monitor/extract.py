@@ -35,7 +35,7 @@ BLOCK_TAGS = frozenset({
     "summary", "table", "tbody", "tfoot", "thead", "tr", "ul", "option", "menu",
 })
 _CELL = "\x1f"
-_BREAK = "\n"
+_BREAK = "\x1e"  # a block boundary; newlines inside text are just whitespace
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 # Zero-width and formatting characters that never show but often churn between builds.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
@@ -158,7 +158,7 @@ def html_blocks(root: etree._Element) -> list[str]:
             if tag in BLOCK_TAGS:
                 parts.append(_BREAK)
             if element.tail and element is not root:
-                parts.append(element.tail)
+                parts.append(element.tail.replace("\n", " "))
             continue
         if tag == "br":
             parts.append(_BREAK)
@@ -169,7 +169,7 @@ def html_blocks(root: etree._Element) -> list[str]:
         if tag == "img" and element.get("alt"):
             parts.append(f" {element.get('alt')} ")
         if element.text and tag:
-            parts.append(element.text if tag != "pre" else element.text.replace("\n", _BREAK))
+            parts.append(element.text.replace("\n", _BREAK if tag == "pre" else " "))
         stack.append((element, True))
         stack.extend((child, False) for child in reversed(element))
     lines = []
@@ -188,6 +188,11 @@ def _parse_html(text: str) -> etree._Element:
         root = lxml_html.document_fromstring(text or "<html></html>", parser=parser)
     except (etree.ParserError, ValueError) as exc:
         raise ExtractError(f"HTML could not be parsed: {exc}") from None
+    # libxml2 silently drops content nested deeper than its limit; losing text without a
+    # word would make a later, saner version look like a big change.
+    for entry in parser.error_log:
+        if "Excessive depth" in entry.message:
+            raise ExtractError("HTML nests elements too deeply to extract reliably (libxml2 depth limit)")
     return root
 
 

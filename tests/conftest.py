@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from monitor.check import Runtime
 from monitor.config import Config, load_config
 from monitor.pageserver import PageServer
 
@@ -65,7 +64,9 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
-def runtime_for() -> Iterator[Callable[[Path], Runtime]]:
+def runtime_for() -> Iterator[Callable[[Path], Any]]:
+    from monitor.check import Runtime
+
     opened: list[Runtime] = []
 
     def make(config_path: Path) -> Runtime:
