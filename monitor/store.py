@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine, select
@@ -380,6 +380,99 @@ class Store:
             assert check.id is not None
             session.commit()
             return Recorded(check.id, snapshot_id, change_id, event_ids, raced)
+
+    # -- outbox (alerts) -----------------------------------------------------------------------
+    # A row is pending -> sending (claimed by one worker until claim_expires) -> sent, or back
+    # to pending with a later next_attempt_at, or failed. Every transition is one conditional
+    # UPDATE whose rowcount says whether this worker still owned the row.
+
+    def release_stale_deliveries(self, now: datetime) -> int:
+        """'sending' rows whose claim expired (their sender died) become pending again."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(Delivery)
+                .where(Delivery.status == "sending", Delivery.claim_expires < now)  # type: ignore[operator]
+                .values(status="pending", claimed_by=None, claim_expires=None, next_attempt_at=now)
+            )
+            return int(result.rowcount or 0)
+
+    def due_deliveries(self, now: datetime, limit: int = 500) -> list[tuple[Delivery, Event]]:
+        """Pending rows whose next attempt is due, oldest event first."""
+        with self.session() as session:
+            rows = session.exec(
+                select(Delivery, Event)
+                .join(Event, Event.id == Delivery.event_id)  # type: ignore[arg-type]
+                .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)  # type: ignore[operator]
+                .order_by(Delivery.event_id, Delivery.id)  # type: ignore[arg-type]
+                .limit(limit)
+            )
+            return [(delivery, ev) for delivery, ev in rows]
+
+    def claim_delivery(self, delivery_id: int, worker: str, until: datetime) -> bool:
+        """Take a pending row for sending; False if another process got it first."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.status == "pending")  # type: ignore[arg-type]
+                .values(status="sending", claimed_by=worker, claim_expires=until)
+            )
+            return result.rowcount == 1
+
+    def finish_delivery(self, delivery_id: int, worker: str, *, status: str, now: datetime,
+                        error: str | None = None, next_attempt_at: datetime | None = None) -> bool:
+        """Record a send attempt of a row this worker claimed: 'sent', 'pending' (retry) or 'failed'."""
+        values: dict[str, Any] = {
+            "status": status, "attempts": Delivery.attempts + 1, "claimed_by": None, "claim_expires": None,
+            "last_error": error,
+        }
+        if status == "sent":
+            values["sent_at"] = now
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.status == "sending",  # type: ignore[arg-type]
+                       Delivery.claimed_by == worker)
+                .values(**values)
+            )
+            return result.rowcount == 1
+
+    def defer_deliveries(self, delivery_ids: Sequence[int], until: datetime) -> int:
+        """Push pending rows to a later attempt without counting one (their sink is down)."""
+        if not delivery_ids:
+            return 0
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(delivery_ids), Delivery.status == "pending")  # type: ignore[union-attr]
+                .values(next_attempt_at=until)
+            )
+            return int(result.rowcount or 0)
+
+    def deliveries(self, statuses: Sequence[str]) -> list[tuple[Delivery, Event]]:
+        with self.session() as session:
+            rows = session.exec(
+                select(Delivery, Event)
+                .join(Event, Event.id == Delivery.event_id)  # type: ignore[arg-type]
+                .where(Delivery.status.in_(statuses))  # type: ignore[attr-defined]
+                .order_by(Delivery.id)  # type: ignore[arg-type]
+            )
+            return [(delivery, ev) for delivery, ev in rows]
+
+    def count_deliveries(self, status: str) -> int:
+        with self.session() as session:
+            return int(session.exec(select(func.count()).where(Delivery.status == status)).one())
+
+    def requeue_failed_deliveries(self, now: datetime) -> int:
+        """Failed rows become pending, due now; their retry window restarts (created_at = now)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(Delivery)
+                .where(Delivery.status == "failed")  # type: ignore[arg-type]
+                .values(status="pending", next_attempt_at=now, created_at=now, claimed_by=None, claim_expires=None)
+            )
+            return int(result.rowcount or 0)
 
 
 def redact_url(url: str) -> str:

@@ -1,0 +1,467 @@
+"""The alert stage: drain the outbox through Apprise, so that no alert is ever lost.
+
+`Store.record` writes one `Delivery` row per (event, sink) in the same transaction as the
+event, so an event is never recorded without its alerts. `deliver_pending` then sends what
+is due:
+
+* claim: a row goes pending -> sending with a conditional UPDATE (`claimed_by`,
+  `claim_expires`); only the process whose UPDATE changed the row sends it, so two processes
+  (cron `check` and a daemon, or several daemons on PostgreSQL) never send the same row twice.
+* send: one Apprise plugin per sink and pass (Apprise's per-service rate limits hold), with the
+  config's `timeout` as socket timeouts and a hard wall-clock bound on top.
+* outcome: sent; or pending again with exponential backoff (jitter, capped) while younger than
+  `alert_retry_for` (default 24h); or failed, with an ERROR log line. `alerts retry` requeues.
+* isolation: sinks are sent to concurrently (a small thread pool); after a failure the pass
+  skips that sink's other rows and defers them to the same retry time, so a sink that is down
+  costs one timeout per pass and never delays the others.
+
+Delivery is at-least-once. The one edge: a process that dies after the receiver accepted a
+message but before `sent` was committed leaves the row 'sending'; once its claim expires it is
+pending again and is sent a second time.
+
+Webhook payloads: for `json://` (and `jsons://`) sinks Apprise's own payload
+(`version`, `title`, `message`, `type`, ...) is extended with the event object's fields at
+the top level (DESIGN.md: the webhook payload is the event object), through the plugin's
+payload extras (the same mechanism as `:key=value` in the URL, which still wins on a clash).
+`form://` sinks get `kind`, `page`, `jurisdiction`, `event_id` and `event` (the JSON text).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import sys
+import threading
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from monitor.config import AlertSink, Config
+from monitor.models import Delivery, Event, utcnow
+from monitor.redact import redact
+from monitor.store import Store, worker_name
+
+if TYPE_CHECKING:
+    from monitor.check import Runtime
+
+log = logging.getLogger("monitor.alerts")
+
+BACKOFF_FIRST = 30.0  # seconds before the first retry
+BACKOFF_MAX = 3600.0  # retries are never further apart than this
+_MAX_SEND_THREADS = 4
+_FIELD_SEP = " "
+
+
+@dataclass
+class DeliverySummary:
+    """One `deliver_pending` pass. `failed`: deliveries whose send failed in this pass (retried
+    later or given up, see `gave_up`), the count behind exit status 1 of `check`."""
+
+    sent: int = 0
+    failed: int = 0
+    pending: int = 0
+    gave_up: int = 0
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+    payload: dict[str, Any]  # machine-readable fields for json:// and form:// webhooks
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+
+def _jurisdiction(code: str | None) -> str:
+    if not code:
+        return "an unnamed jurisdiction"
+    from monitor.classify import jurisdiction_name
+
+    name = jurisdiction_name(code)
+    return f"{name} ({code})" if name and name != code else code
+
+
+_DOCUMENT_WORDS = {"report", "policy", "guidelines", "guide", "terms", "page", "principles", "statement", "faq",
+                   "notice", "faqs", "handbook", "standards", "transparency"}
+
+
+def page_label(page_id: str, company: str) -> str:
+    """'microsoft-law-enforcement-report', 'Microsoft' -> 'law enforcement report'."""
+    words = page_id.replace("_", "-").replace(".", "-").split("-")
+    company_words = company.lower().split()
+    if words[: len(company_words)] == company_words and len(words) > len(company_words):
+        words = words[len(company_words):]
+    label = " ".join(word for word in words if word)
+    return label if words and words[-1] in _DOCUMENT_WORDS else f"{label} page"
+
+
+def title_for(event: Event) -> str:
+    company = event.company or event.page_id
+    where = _jurisdiction(event.jurisdiction)
+    label = page_label(event.page_id, event.company)
+    if event.kind == "pause_started":
+        return f"{company} paused government data requests from {where}"
+    if event.kind == "pause_lifted":
+        return f"{company} lifted its pause on government data requests from {where}"
+    if event.kind == "page_gone":
+        return f"{company} {label} is gone"
+    if event.kind == "page_restored":
+        return f"{company} {label} is back"
+    return f"{company} {label} changed"
+
+
+def last_line(event: Event) -> str:
+    """Machine-greppable last line: kind, page id, jurisdiction ('-' when there is none)."""
+    return _FIELD_SEP.join((event.kind, event.page_id, event.jurisdiction or "-"))
+
+
+def build_message(event: Event, old_text: str | None, new_text: str | None) -> Message:
+    from monitor.diff import diff_lines, short_diff
+
+    parts: list[str] = []
+    if event.quote:
+        parts.append(f"“{event.quote}”" if event.kind != "changed" else f"First change: {event.quote}")
+    parts.append(f"Page: {event.url}")
+    parts.append(f"Detected: {event.detected_at:%Y-%m-%d %H:%M:%S} UTC")
+    if event.evidence:
+        parts.append(f"Evidence: {event.evidence}" + (f" (rule {event.rule})" if event.rule else ""))
+    if new_text is not None and old_text is not None and old_text != new_text:
+        diff = short_diff(diff_lines(old_text, new_text))
+        if diff:
+            parts.append("Diff:\n" + diff)
+    parts.append(last_line(event))
+    return Message(title_for(event), "\n".join(parts), event.as_json())
+
+
+def test_message(sink: AlertSink) -> Message:
+    body = (f"Test message from policy-monitor on {socket.gethostname()} for sink {sink.key}.\n"
+            "If you can read this, alerts to this sink work.\n"
+            f"test{_FIELD_SEP}-{_FIELD_SEP}-")
+    return Message("policy-monitor test message", body, {"kind": "test", "sink": sink.key})
+
+
+# -- sending -------------------------------------------------------------------------------------
+
+
+class _ErrorCapture(logging.Handler):
+    """Collects Apprise's warnings per thread: its plugins log why a send failed and return False."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: dict[int, list[str]] = defaultdict(list)
+        self.lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage().strip().splitlines()
+        if text:
+            with self.lock:
+                self.lines[threading.get_ident()].append(text[0][:300])
+
+    def take(self) -> list[str]:
+        with self.lock:
+            return self.lines.pop(threading.get_ident(), [])
+
+
+_capture = _ErrorCapture()
+_capture_users = 0
+_capture_lock = threading.Lock()
+
+
+class _Capturing:
+    def __enter__(self) -> None:
+        global _capture_users
+        with _capture_lock:
+            if _capture_users == 0:
+                logging.getLogger("apprise").addHandler(_capture)
+            _capture_users += 1
+
+    def __exit__(self, *exc: object) -> None:
+        global _capture_users
+        with _capture_lock:
+            _capture_users -= 1
+            if _capture_users == 0:
+                logging.getLogger("apprise").removeHandler(_capture)
+
+
+class SendError(Exception):
+    """A send that failed; the message is already redacted."""
+
+
+class Sender:
+    """One Apprise plugin for one sink, reused for the rows of one pass."""
+
+    def __init__(self, sink: AlertSink, timeout: float):
+        import apprise
+
+        self.sink = sink
+        self.timeout = timeout
+        try:
+            plugin = apprise.Apprise.instantiate(sink.url, suppress_exceptions=False)
+        except Exception as exc:
+            raise SendError(f"not a usable Apprise URL: {redact(str(exc))}") from None
+        if plugin is None:
+            raise SendError("not a usable Apprise URL (unknown scheme or bad format)")
+        # Apprise's defaults (4s connect, 4s read) suit chat services; honour the configured timeout.
+        for attr in ("socket_connect_timeout", "socket_read_timeout"):
+            if hasattr(plugin, attr):
+                setattr(plugin, attr, float(timeout))
+        self.plugin = plugin
+        self.base_extras = dict(getattr(plugin, "payload_extras", None) or {})
+        self.kind = type(plugin).__name__
+
+    def send(self, message: Message) -> None:
+        from apprise import NotifyFormat, NotifyType
+
+        self._extras(message.payload)
+        notify_type = NotifyType.WARNING if message.payload.get("kind") in ("pause_started", "page_gone") \
+            else NotifyType.INFO
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            with _Capturing():
+                try:
+                    result["ok"] = self.plugin.notify(body=message.body, title=message.title,
+                                                      notify_type=notify_type, body_format=NotifyFormat.TEXT)
+                except Exception as exc:  # a plugin bug is this sink's failure, not the pass's
+                    result["error"] = f"{type(exc).__name__}: {exc}"
+                result["log"] = _capture.take()
+
+        # Socket timeouts bound each I/O; this bounds the whole send (DNS, TLS, slow drip).
+        thread = threading.Thread(target=run, daemon=True, name=f"send-{self.sink.key}")
+        thread.start()
+        thread.join(self.timeout * 2 + 5)
+        if thread.is_alive():
+            raise SendError(f"no answer within {self.timeout * 2 + 5:.0f}s")
+        if result.get("ok"):
+            return
+        detail = result.get("error") or "; ".join(result.get("log") or []) or "the service refused the message"
+        raise SendError(redact(detail))
+
+    def _extras(self, payload: dict[str, Any]) -> None:
+        if not hasattr(self.plugin, "payload_extras"):
+            return
+        if self.kind == "NotifyJSON":
+            # The user's own `:key=value` extras (renames included) win over the event's fields.
+            self.plugin.payload_extras = {**payload, **self.base_extras}
+        elif self.kind == "NotifyForm":
+            import json
+
+            flat = {"kind": payload.get("kind") or "", "page": payload.get("page") or "",
+                    "jurisdiction": payload.get("jurisdiction") or "", "event_id": str(payload.get("id") or ""),
+                    "event": json.dumps(payload, ensure_ascii=False)}
+            self.plugin.payload_extras = {**flat, **self.base_extras}
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> float:
+    """Seconds until the next try after `attempts` failed ones: 30s, 1m, 2m, ... capped at 1h, ±20%."""
+    base = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, attempts - 1))
+    return base * (rng or random).uniform(0.8, 1.2)
+
+
+def _texts(store: Store, event: Event, cache: dict[int, str]) -> tuple[str | None, str | None]:
+    def text(snapshot_id: int | None) -> str | None:
+        if snapshot_id is None:
+            return None
+        if snapshot_id not in cache:
+            snap = store.snapshot(snapshot_id)
+            cache[snapshot_id] = snap.text if snap else ""
+        return cache[snapshot_id]
+
+    if event.previous_snapshot_id is None:
+        return None, None
+    return text(event.previous_snapshot_id), text(event.snapshot_id)
+
+
+def _describe(delivery: Delivery, event: Event) -> str:
+    where = f" {event.jurisdiction}" if event.jurisdiction else ""
+    return f"event #{event.id} {event.kind}{where} ({event.page_id}) to {delivery.sink}"
+
+
+class _Pass:
+    """One run of the deliverer over the due rows."""
+
+    def __init__(self, store: Store, config: Config, now: datetime):
+        self.store = store
+        self.config = config
+        self.now = now
+        self.worker = f"{worker_name()}:{uuid.uuid4().hex[:8]}"  # unique per pass
+        self.timeout = float(config.monitor.timeout)
+        # A claim outlives the longest possible send, so only a dead sender's claim expires.
+        self.claim_for = timedelta(seconds=self.timeout * 2 + 5 + 30)
+        self.retry_for = timedelta(seconds=config.monitor.alert_retry_for)
+        self.summary = DeliverySummary()
+        self.lock = threading.Lock()
+        self.texts: dict[int, str] = {}
+
+    def run(self) -> DeliverySummary:
+        released = self.store.release_stale_deliveries(self.now)
+        if released:
+            log.warning("%d alert deliveries were left 'sending' by a process that stopped; sending them again "
+                        "(a receiver may get such an alert twice)", released)
+        by_sink: dict[str, list[tuple[Delivery, Event]]] = defaultdict(list)
+        for delivery, event in self.store.due_deliveries(self.now):
+            by_sink[delivery.sink].append((delivery, event))
+        sinks = {sink.key: sink for sink in self.config.alerts}
+        work = []
+        for key, rows in by_sink.items():
+            if key in sinks:
+                work.append((sinks[key], rows))
+            else:
+                for delivery, event in rows:
+                    if self._claim(delivery):
+                        self._attempt_failed(delivery, event, "the sink is no longer in the config", final=True)
+        if work:
+            with ThreadPoolExecutor(max_workers=min(_MAX_SEND_THREADS, len(work)),
+                                    thread_name_prefix="alert") as pool:
+                for future in [pool.submit(self._sink_rows, sink, rows) for sink, rows in work]:
+                    future.result()
+        self.summary.pending = self.store.count_deliveries("pending")
+        return self.summary
+
+    def _sink_rows(self, sink: AlertSink, rows: list[tuple[Delivery, Event]]) -> None:
+        try:
+            sender = Sender(sink, self.timeout)
+        except SendError as exc:
+            for delivery, event in rows:
+                if self._claim(delivery):
+                    self._attempt_failed(delivery, event, str(exc), final=True)
+            return
+        for index, (delivery, event) in enumerate(rows):
+            if not self._claim(delivery):
+                continue  # another process is sending it
+            old, new = _texts(self.store, event, self.texts)
+            try:
+                sender.send(build_message(event, old, new))
+            except SendError as exc:
+                until = self._attempt_failed(delivery, event, str(exc))
+                rest = [d.id for d, _ in rows[index + 1:] if d.id is not None]
+                if rest and until is not None:
+                    # The sink is down: its other rows wait for the same retry instead of each
+                    # costing a timeout now.
+                    self.store.defer_deliveries(rest, until)
+                return
+            if self.store.finish_delivery(delivery.id or 0, self.worker, status="sent", now=utcnow()):
+                with self.lock:
+                    self.summary.sent += 1
+                log.info("alert sent: %s", _describe(delivery, event),
+                         extra={"page": event.page_id, "event": event.kind, "sink": delivery.sink})
+            else:
+                log.warning("alert sent but its claim was lost (too slow?): %s; it may be sent again",
+                            _describe(delivery, event))
+
+    def _attempt_failed(self, delivery: Delivery, event: Event, error: str, final: bool = False) -> datetime | None:
+        """Record a failed attempt of a row this pass claimed: retry later, or give up.
+        Returns the retry time, if any."""
+        now = utcnow()
+        error = redact(error)
+        attempts = delivery.attempts + 1
+        give_up = final or delivery.created_at + self.retry_for <= now
+        until = None if give_up else now + timedelta(seconds=backoff(attempts))
+        self.store.finish_delivery(delivery.id or 0, self.worker, status="failed" if give_up else "pending",
+                                   now=now, error=error, next_attempt_at=until)
+        with self.lock:
+            self.summary.failed += 1
+            self.summary.gave_up += int(give_up)
+        extra = {"page": event.page_id, "event": event.kind, "sink": delivery.sink}
+        if give_up:
+            log.error("alert delivery failed for good after %d attempts: %s: %s (`policy-monitor alerts retry` "
+                      "requeues it)", attempts, _describe(delivery, event), error, extra=extra)
+        else:
+            log.warning("alert delivery failed (attempt %d, next at %s): %s: %s", attempts,
+                        f"{until:%H:%M:%S}Z" if until else "-", _describe(delivery, event), error, extra=extra)
+        return until
+
+    def _claim(self, delivery: Delivery) -> bool:
+        return self.store.claim_delivery(delivery.id or 0, self.worker, utcnow() + self.claim_for)
+
+
+def deliver_pending(rt: Runtime, now: datetime | None = None) -> DeliverySummary:
+    """Send every due outbox row once; never raises for a failing sink."""
+    if not rt.config.alerts and rt.store.count_deliveries("pending") == 0:
+        return DeliverySummary()
+    return _Pass(rt.store, rt.config, now or utcnow()).run()
+
+
+# -- the `alerts` command ------------------------------------------------------------------------
+
+
+def _ts(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value else "-"
+
+
+def _list(rt: Runtime) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = rt.store.deliveries(("pending", "sending", "failed"))
+    if not rows:
+        print("no pending or failed deliveries")
+        return 0
+    table = Table(box=None, pad_edge=False)
+    for column in ("delivery", "status", "event", "sink", "attempts", "next attempt", "last error"):
+        table.add_column(column, overflow="fold")
+    for delivery, event in rows:
+        where = f" {event.jurisdiction}" if event.jurisdiction else ""
+        table.add_row(str(delivery.id), delivery.status, f"#{event.id} {event.kind}{where} {event.page_id}",
+                      delivery.sink, str(delivery.attempts),
+                      _ts(delivery.next_attempt_at) if delivery.status == "pending" else "-",
+                      redact(delivery.last_error or ""), markup=False)
+    Console(file=sys.stdout, highlight=False, soft_wrap=False, width=200).print(table)
+    counts: dict[str, int] = defaultdict(int)
+    for delivery, _ in rows:
+        counts[delivery.status] += 1
+    print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    return 0
+
+
+def _retry(rt: Runtime) -> int:
+    count = rt.store.requeue_failed_deliveries(utcnow())
+    print(f"requeued {count} failed deliver{'y' if count == 1 else 'ies'}")
+    if not count:
+        return 0
+    summary = deliver_pending(rt)
+    print(f"sent {summary.sent}, failed {summary.failed}, still pending {summary.pending}")
+    return 1 if summary.failed else 0
+
+
+def _test(rt: Runtime) -> int:
+    sinks = rt.config.alerts
+    if not sinks:
+        print("no alert sinks configured ([[alerts]] in the config)")
+        return 0
+    timeout = float(rt.config.monitor.timeout)
+
+    def one(sink: AlertSink) -> str | None:
+        try:
+            Sender(sink, timeout).send(test_message(sink))
+        except SendError as exc:
+            return str(exc)
+        return None
+
+    with ThreadPoolExecutor(max_workers=min(_MAX_SEND_THREADS, len(sinks)), thread_name_prefix="alert") as pool:
+        results = list(pool.map(one, sinks))
+    for sink, error in zip(sinks, results, strict=True):
+        scheme = sink.url.split("://", 1)[0]
+        filters = f" kinds={','.join(sink.kinds)}" if sink.kinds else ""
+        print(redact(f"{'ok  ' if error is None else 'FAIL'} {sink.key} ({scheme}){filters}"
+                     + (f": {error}" if error else "")))
+    failed = sum(error is not None for error in results)
+    print(f"{len(sinks) - failed} of {len(sinks)} sinks reached")
+    return 1 if failed else 0
+
+
+def alerts_command(rt: Runtime, action: str) -> int:
+    """`policy-monitor alerts [list|retry|test]`; closes rt."""
+    try:
+        if action == "retry":
+            return _retry(rt)
+        if action == "test":
+            return _test(rt)
+        return _list(rt)
+    finally:
+        rt.close()
