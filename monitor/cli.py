@@ -348,12 +348,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from monitor.migrate import current_revision
     from monitor.store import Store
 
     config = _load(args)
-    store = Store(config.monitor.database)
-    store.close()
-    print("database schema is up to date")
+    store = Store(config.monitor.database)  # upgrades, under a lock that concurrent starts share
+    try:
+        revision = current_revision(store.engine)
+    finally:
+        store.close()
+    print(f"database schema is up to date (revision {revision})")
     return EXIT_OK
 
 

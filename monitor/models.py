@@ -104,6 +104,8 @@ class Check(SQLModel, table=True):
 
 
 class Change(SQLModel, table=True):
+    # One successor per snapshot: two racing writers can never both record a change from it.
+    __table_args__ = (Index("uq_change_previous_snapshot", "previous_snapshot_id", unique=True),)
     id: int | None = Field(default=None, primary_key=True)
     page_id: str = Field(foreign_key="page.id", max_length=100, index=True)
     snapshot_id: int = Field(foreign_key="snapshot.id", unique=True)
@@ -170,3 +172,14 @@ class Delivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     claimed_by: str | None = None
     claim_expires: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class Worker(SQLModel, table=True):
+    """A running `run` process (host:pid), heartbeating, so operators see who shares the database."""
+
+    name: str = Field(primary_key=True, max_length=200)
+    host: str = ""
+    pid: int = 0
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    checks: int = 0

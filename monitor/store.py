@@ -158,12 +158,14 @@ class Store:
             self.migrate()
 
     def migrate(self) -> None:
-        from monitor.migrate import upgrade
+        from monitor.migrate import MigrationError, upgrade
 
         try:
             upgrade(self.engine)
         except OperationalError as exc:
             raise StoreError(f"cannot prepare database {redact_url(self.url)}: {exc.orig}") from None
+        except MigrationError as exc:
+            raise StoreError(f"{redact_url(self.url)}: {exc}") from None
 
     def close(self) -> None:
         self.engine.dispose()

@@ -13,6 +13,7 @@ import pytest
 
 from monitor.config import Config, load_config
 from monitor.pageserver import PageServer
+from tests.pg import db_url, pg_url  # noqa: F401  (PostgreSQL fixtures: one throwaway database per test)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
