@@ -88,6 +88,10 @@ def _serve_round(server: PageServer, index: int) -> None:
 
 
 def run_demo(keep: str | None = None, rounds: int = 4) -> int:
+    import logging
+
+    if logging.getLogger().level > logging.DEBUG:
+        logging.getLogger("monitor.check").setLevel(logging.ERROR)  # the demo prints the events itself
     rounds = max(1, min(rounds + 1, len(_ROUNDS)))
     with tempfile.TemporaryDirectory(prefix="policy-monitor-demo-") as tmp:
         workdir = Path(keep).resolve() if keep else Path(tmp)

@@ -94,19 +94,28 @@ def detect_type(body: bytes, content_type: str, declared: str = "auto") -> str:
     return "html"
 
 
-def normalize_line(line: str) -> str:
-    line = unicodedata.normalize("NFKC", line).translate(_INVISIBLE)
-    return _SPACE.sub(" ", line).strip()
 
+def normalize_text(raw: str, ignore: tuple[str, ...] = ()) -> str:
+    """Blocks separated by _BREAK (cells by _CELL) -> normalized lines.
 
-def normalize_lines(lines: Sequence[str], ignore: tuple[str, ...] = ()) -> str:
+    NFKC, invisible characters and whitespace are handled on the whole text at once (C
+    speed), then split: per-line Python work is what makes extraction slow on big pages.
+    """
+    text = _SPACE.sub(" ", unicodedata.normalize("NFKC", raw).translate(_INVISIBLE))
     regex = _ignore_regex(ignore)
     out: list[str] = []
-    for raw in lines:
-        line = normalize_line(raw)
+    for line in text.split(_BREAK):
+        if _CELL in line:
+            line = " | ".join(cell for cell in (c.strip() for c in line.split(_CELL)) if cell)
+        else:
+            line = line.strip()
         if line and not (regex and regex.search(line)):
             out.append(line)
     return "\n".join(out)
+
+
+def normalize_lines(lines: Sequence[str], ignore: tuple[str, ...] = ()) -> str:
+    return normalize_text(_BREAK.join(lines), ignore)
 
 
 def decode(body: bytes, charset: str | None) -> str:
@@ -137,48 +146,40 @@ def _canonical_encoding(name: str) -> str:
     return "cp1252" if name.lower() in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii") else name
 
 
+_UNREADABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffd]")
+
+
 def _check_textual(text: str) -> None:
     sample = text[:20000]
-    if not sample:
-        return
-    bad = sum(1 for ch in sample if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\n\r\f"))
+    bad = len(_UNREADABLE.findall(sample))
     if bad > len(sample) * 0.1:
         raise ExtractError(f"body looks binary, not text ({bad} of {len(sample)} characters unreadable)")
 
 
-def html_blocks(root: etree._Element) -> list[str]:
-    """Walk the tree iteratively (pathological nesting must not hit the recursion limit)."""
+def html_text(root: etree._Element) -> str:
+    """Text of an element with block boundaries marked; iterwalk keeps deep trees off the C stack."""
     parts: list[str] = []
-    stack: list[tuple[etree._Element, bool]] = [(root, False)]
-    while stack:
-        element, leaving = stack.pop()
-        tag = element.tag if isinstance(element.tag, str) else ""
-        tag = tag.lower().rpartition("}")[2]
-        if leaving:
-            if tag in BLOCK_TAGS:
-                parts.append(_BREAK)
-            if element.tail and element is not root:
-                parts.append(element.tail.replace("\n", " "))
+    append = parts.append
+    blocks = BLOCK_TAGS
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        tag = element.tag
+        if not isinstance(tag, str):
             continue
-        if tag == "br":
-            parts.append(_BREAK)
-        elif tag in ("td", "th"):
-            parts.append(_CELL)
-        elif tag in BLOCK_TAGS:
-            parts.append(_BREAK)
-        if tag == "img" and element.get("alt"):
-            parts.append(f" {element.get('alt')} ")
-        if element.text and tag:
-            parts.append(element.text.replace("\n", _BREAK if tag == "pre" else " "))
-        stack.append((element, True))
-        stack.extend((child, False) for child in reversed(element))
-    lines = []
-    for line in "".join(parts).split(_BREAK):
-        if _CELL in line:
-            cells = [c for c in (normalize_line(cell) for cell in line.split(_CELL)) if c]
-            line = " | ".join(cells)
-        lines.append(line)
-    return lines
+        if event == "start":
+            if tag in blocks or tag == "br":
+                append(_BREAK)
+            elif tag in ("td", "th"):
+                append(_CELL)
+            elif tag == "img" and element.get("alt"):
+                append(f" {element.get('alt')} ")
+            if element.text:
+                append(element.text.replace("\n", _BREAK if tag == "pre" else " "))
+        else:
+            if tag in blocks:
+                append(_BREAK)
+            if element.tail and element is not root:
+                append(element.tail.replace("\n", " "))
+    return "".join(parts)
 
 
 def _parse_html(text: str) -> etree._Element:
@@ -214,25 +215,15 @@ def extract_html(body: bytes, charset: str | None, rules: Rules) -> str:
                 raise ExtractError(f"select {css!r} matched nothing on the page")
             chosen.extend(matched)
         # Document order, and never the same element twice (nested matches).
-        ordered = sorted(set(chosen), key=lambda el: _position(root, el))
-        members = set(ordered)
-        kept = [el for el in ordered if not any(anc in members for anc in el.iterancestors())]
-        lines: list[str] = []
-        for element in kept:
-            element.tail = None
-            lines.extend(html_blocks(element))
-            lines.append("")
+        if len(rules.select) > 1:
+            positions = {el: index for index, el in enumerate(root.iter())}
+            chosen = sorted(set(chosen), key=positions.__getitem__)
+        members = set(chosen)
+        kept = [el for el in chosen if not any(anc in members for anc in el.iterancestors())]
+        raw = _BREAK.join(html_text(element) for element in kept)
     else:
-        lines = html_blocks(root)
-    return normalize_lines(lines, rules.ignore)
-
-
-def _position(root: etree._Element, element: etree._Element) -> int:
-    positions = getattr(root, "_pm_positions", None)
-    if positions is None:
-        positions = {el: index for index, el in enumerate(root.iter())}
-        root._pm_positions = positions  # type: ignore[attr-defined]
-    return positions.get(element, 0)
+        raw = html_text(root)
+    return normalize_text(raw, rules.ignore)
 
 
 def _drop(element: etree._Element) -> None:
@@ -272,7 +263,7 @@ def extract_pdf(body: bytes, rules: Rules) -> str:
 def extract_text(body: bytes, charset: str | None, rules: Rules) -> str:
     text = decode(body, charset)
     _check_textual(text)
-    return normalize_lines(text.replace("\x00", "").splitlines(), rules.ignore)
+    return normalize_text(_BREAK.join(text.replace("\x00", "").splitlines()), rules.ignore)
 
 
 def extract(body: bytes, *, content_type: str = "", charset: str | None = None, rules: Rules = Rules()) -> str:
