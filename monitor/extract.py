@@ -36,7 +36,6 @@ BLOCK_TAGS = frozenset({
 })
 _CELL = "\x1f"
 _BREAK = "\x1e"  # a block boundary; newlines inside text are just whitespace
-_SPACE = re.compile(r"[ \t\r\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 # Zero-width and formatting characters that never show but often churn between builds.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
@@ -98,17 +97,19 @@ def detect_type(body: bytes, content_type: str, declared: str = "auto") -> str:
 def normalize_text(raw: str, ignore: tuple[str, ...] = ()) -> str:
     """Blocks separated by _BREAK (cells by _CELL) -> normalized lines.
 
-    NFKC, invisible characters and whitespace are handled on the whole text at once (C
-    speed), then split: per-line Python work is what makes extraction slow on big pages.
+    NFKC and invisible characters are handled on the whole text at once; per-character
+    Python or regex work is what makes extraction slow on big pages.
     """
-    text = _SPACE.sub(" ", unicodedata.normalize("NFKC", raw).translate(_INVISIBLE))
+    text = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE)
     regex = _ignore_regex(ignore)
     out: list[str] = []
-    for line in text.split(_BREAK):
-        if _CELL in line:
-            line = " | ".join(cell for cell in (c.strip() for c in line.split(_CELL)) if cell)
+    # str.split() collapses every kind of Unicode whitespace in C; it also treats our
+    # \x1e/\x1f markers as whitespace, so lines and cells are split off first.
+    for block in text.split(_BREAK):
+        if _CELL in block:
+            line = " | ".join(cell for cell in (" ".join(c.split()) for c in block.split(_CELL)) if cell)
         else:
-            line = line.strip()
+            line = " ".join(block.split())
         if line and not (regex and regex.search(line)):
             out.append(line)
     return "\n".join(out)
