@@ -1,0 +1,80 @@
+"""Sentence segmentation for normalized text.
+
+Normalized text has one block per line (heading, paragraph, list item, table row), so a line is
+never merged with the next: a list item without a full stop is still its own sentence. Inside a
+line we split after . ! ? (plus any closing quotes or brackets) when the next word starts a
+sentence, except after abbreviations: titles and reference words ("No.", "e.g.", "Mr.") never end
+a sentence here; initialisms and company suffixes ("U.S.", "S.A.R.", "Inc.", "Ltd.") end one only
+when the next word is a typical sentence opener ("... the U.S. We have paused ...").
+"""
+
+from __future__ import annotations
+
+import re
+
+# Never sentence-final in the texts we read (lowercased, without the dot).
+_HARD_ABBREV = frozenset({
+    "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "gen", "gov", "sen", "rep", "hon", "rev", "capt",
+    "e.g", "i.e", "eg", "ie", "vs", "v", "cf", "no", "nos", "art", "arts", "sec", "secs", "para", "paras",
+    "fig", "p", "pp", "approx", "ca", "ch", "vol", "ed", "eds", "dept", "est", "op", "cit", "ibid", "al",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "ref", "incl",
+})
+# May end a sentence; only split when the next word is a common sentence opener.
+_SOFT_ABBREV = frozenset({"inc", "ltd", "co", "corp", "llc", "plc", "bv", "gmbh", "ag", "sa", "etc", "jsc"})
+_OPENERS = frozenset({
+    "We", "Our", "The", "This", "These", "That", "Those", "It", "Its", "In", "On", "At", "As", "For", "From",
+    "If", "However", "They", "Their", "A", "An", "All", "Any", "Since", "Following", "After", "Before",
+    "When", "While", "Google", "Microsoft", "Meta", "Apple", "Twitter", "Facebook", "You", "Your", "He",
+    "She", "There", "Requests", "Data", "Effective", "To", "Starting", "Until", "Beginning", "Today",
+})
+
+_BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+")
+_WS = re.compile(r"\s+")
+# Candidate boundary: terminal punctuation, closing quotes/brackets, whitespace, then the next char.
+_CANDIDATE = re.compile(r"([.!?…]+)([\"'”’»)\]]*)\s+(?=([\"'“‘«(\[]?)(\S))")
+_LAST_WORD = re.compile(r"(\S+)$")
+_INITIALISM = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]?$")  # U.S  S.A.R  e.g (dot stripped at end)
+_NEXT_WORD = re.compile(r"[\"'“‘«(\[]?([\w'’-]+)")
+
+
+def _split_line(line: str) -> list[str]:
+    out: list[str] = []
+    start = 0
+    for m in _CANDIDATE.finditer(line):
+        punct, closers = m.group(1), m.group(2)
+        nxt = m.group(4)
+        if not (nxt.isupper() or nxt.isdigit()):
+            continue
+        if punct == "." and not closers:
+            word_m = _LAST_WORD.search(line, start, m.start())
+            word = word_m.group(1) if word_m else ""
+            word = word.lstrip("(\"'“‘[")
+            key = word.lower()
+            next_word_m = _NEXT_WORD.match(line, m.end())
+            next_word = next_word_m.group(1) if next_word_m else ""
+            if key in _HARD_ABBREV:
+                continue
+            if nxt.isdigit() and (key in _SOFT_ABBREV or _INITIALISM.match(word)):
+                continue
+            if (key in _SOFT_ABBREV or _INITIALISM.match(word)) and next_word not in _OPENERS:
+                continue
+            if len(word) == 1 and word.isupper() and next_word not in _OPENERS:
+                continue  # a middle initial: "John F. Kennedy"
+        piece = line[start:m.end()].strip()
+        if piece:
+            out.append(piece)
+        start = m.end()
+    tail = line[start:].strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split normalized text into sentences: lines first (never merged), then sentences in a line."""
+    sentences: list[str] = []
+    for raw in text.splitlines():
+        line = _WS.sub(" ", _BULLET.sub("", raw, count=1)).strip()
+        if line:
+            sentences.extend(_split_line(line))
+    return sentences
