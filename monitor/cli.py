@@ -77,13 +77,14 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from monitor.alerts import deliver_pending
-    from monitor.check import check_page
+    from monitor.coordinate import check_now
 
     rt = _runtime(args)
     try:
         ids = _page_ids(rt.config, args.pages)
         pages = [rt.config.page(pid) for pid in ids] if ids else [p for p in rt.config.pages if p.enabled]
-        outcomes = _run_checks(rt, pages, check_page, progress=sys.stderr.isatty() and not args.json)
+        # check_now: no interval condition, but never while another process checks the page.
+        outcomes = _run_checks(rt, pages, check_now, progress=sys.stderr.isatty() and not args.json)
         delivered = deliver_pending(rt)
         if args.json:
             for outcome in outcomes:
@@ -177,9 +178,20 @@ def cmd_pages(args: argparse.Namespace) -> int:
             table.add_row(page.id, page.company, format_duration(interval), _ts(last), status,
                           _ts(nxt) if nxt else "due now", claim or "")
         _console().print(table)
+        _print_workers(store.workers(), config.monitor.lease)
     finally:
         store.close()
     return EXIT_OK
+
+
+def _print_workers(workers: list[Any], lease: float) -> None:
+    """`run` processes sharing this database (several when it is PostgreSQL), from their heartbeats."""
+    now = datetime.now(UTC)
+    for worker in workers:
+        ago = (now - worker.seen_at).total_seconds()
+        state = "alive" if ago <= min(30.0, lease / 3) * 3 else "silent"
+        print(f"worker {worker.name}: {state}, seen {ago:.0f}s ago, up since {_ts(worker.started_at)}, "
+              f"{worker.checks} checks")
 
 
 def cmd_history(args: argparse.Namespace) -> int:

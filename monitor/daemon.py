@@ -9,6 +9,7 @@ reloads the config (a broken one is reported and the old one kept).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -19,13 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.check import Runtime, check_page
+from monitor.check import Runtime
 from monitor.config import Config, ConfigError, PageConfig, load_config
+from monitor.coordinate import check_claimed, next_due
 from monitor.sdnotify import Notifier
-from monitor.store import StoreError
+from monitor.store import StoreError, worker_name
 
 log = logging.getLogger("monitor.daemon")
 
@@ -61,6 +64,8 @@ class Daemon:
             timezone=UTC,
         )
         self.checks_done = 0
+        self.worker = worker_name()
+        self.started_at = datetime.now(UTC)
         self.last_change: str | None = None
         self._report_lock = threading.Lock()
 
@@ -72,7 +77,15 @@ class Daemon:
         except KeyError:
             return  # removed by a reload while queued
         try:
-            outcome = check_page(self.rt, page)
+            # Claimed first: with several processes on one database, only one checks a page
+            # per interval (monitor.coordinate); a refused claim re-aims this job instead.
+            outcome = check_claimed(self.rt, page, self.worker)
+            if outcome is None:
+                self._reaim(page)
+                return
+        except StoreError as exc:
+            log.error("%s: cannot claim the page: %s", page_id, exc)
+            return
         except Exception:  # a bug must not kill the daemon; it is logged with its traceback
             log.exception("%s: unexpected error during check", page_id)
             return
@@ -81,6 +94,18 @@ class Daemon:
             self.last_change = f"{page_id} at {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
             self._deliver()
             self._rebuild_report()
+
+    def _reaim(self, page: PageConfig) -> None:
+        """Next try when the page falls due (or its claim lapses), in phase with its real last check."""
+        due = next_due(self.rt.store, page, self.rt.config.interval_of(page), self.rt.config.monitor.lease)
+        with contextlib.suppress(JobLookupError):  # removed by a reload meanwhile
+            self.scheduler.modify_job(_PAGE_PREFIX + page.id, next_run_time=due)
+
+    def _heartbeat_job(self) -> None:
+        try:
+            self.rt.store.heartbeat(self.worker, self.started_at, self.checks_done)
+        except Exception as exc:  # a database hiccup must not stop the scheduler's service jobs
+            log.warning("heartbeat not recorded: %s", exc)
 
     def _deliver(self) -> None:
         from monitor.alerts import deliver_pending
@@ -136,6 +161,8 @@ class Daemon:
                 self._schedule_page(page, last.get(page.id), now)
         self.scheduler.add_job(self._deliver, "interval", seconds=self.rt.config.monitor.alert_interval,
                                id="deliver", executor="service", replace_existing=True)
+        self.scheduler.add_job(self._heartbeat_job, "interval", seconds=min(30.0, self.rt.config.monitor.lease / 3),
+                               id="heartbeat", executor="service", replace_existing=True, next_run_time=now)
         pet = self.notifier.watchdog_interval()
         if pet:
             self.scheduler.add_job(self._watchdog_job, "interval", seconds=pet, id="watchdog",
@@ -221,6 +248,12 @@ class Daemon:
         if not finished:
             # Each check records in one transaction, so abandoning one mid-way loses nothing.
             log.warning("checks still running after %.0fs; exiting without them", STOP_GRACE)
+        try:
+            # Claims of checks abandoned above go back now instead of after the lease.
+            self.rt.store.release_claims(self.worker)
+            self.rt.store.remove_worker(self.worker)
+        except Exception as exc:
+            log.warning("could not release claims: %s", exc)
         try:
             self.rt.close()
         except Exception:

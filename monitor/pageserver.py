@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +41,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         with owner.lock:
             route = owner.routes.get(path)
             owner.hits[path] = owner.hits.get(path, 0) + 1
+            owner.hit_times.setdefault(path, []).append(time.time())
             owner.requests.append((path, dict(self.headers.items())))
         if route is None:
             self._send(404, b"<html><body><h1>Not found</h1></body></html>", "text/html", {})
@@ -81,6 +83,9 @@ class PageServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.routes: dict[str, Route] = {}
         self.hits: dict[str, int] = {}
+        # Wall-clock arrival of every request per path: lets tests and benchmarks count how
+        # often each page was fetched in a window (e.g. never twice per interval).
+        self.hit_times: dict[str, list[float]] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.lock = threading.Lock()
         self.httpd = _Server((host, port), _RequestHandler)

@@ -15,17 +15,17 @@ import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine, select
 
-from monitor.models import Change, Check, Delivery, Event, Page, RawBody, Snapshot, utcnow
+from monitor.models import Change, Check, Delivery, Event, Page, RawBody, Snapshot, Worker, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,16 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def _insert(self, table: Any) -> Any:
+        """INSERT with this dialect's ON CONFLICT support (both spell on_conflict_do_nothing)."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session:
@@ -268,6 +278,73 @@ class Store:
                 query = query.where(Event.page_id == page_id)
             return list(session.exec(query))
 
+    # -- claims: several processes, one database ----------------------------------------------
+    # A page is claimed before it is checked. The claim is one conditional UPDATE (its rowcount
+    # says who won), so it needs no lock beyond the row's own; it lapses at claim_expires, so a
+    # process that dies mid-check gives its pages back after the lease. Times come from this
+    # host's clock: hosts sharing a database must keep NTP time (leases are minutes, skew ms).
+
+    def claim_page(self, page_id: str, worker: str, lease_s: float, min_age_s: float = 0.0) -> bool:
+        """Take the page for one check, unless another live claim holds it or it was checked
+        less than `min_age_s` ago. True: this worker may check it now."""
+        now = utcnow()
+        fresh_since = now - timedelta(seconds=min_age_s)
+        claim = (
+            update(Page)
+            .where(
+                Page.id == page_id,  # type: ignore[arg-type]
+                or_(Page.claimed_by.is_(None), Page.claim_expires < now),  # type: ignore[union-attr,operator]
+                or_(Page.last_checked_at.is_(None), Page.last_checked_at <= fresh_since),  # type: ignore[union-attr,operator]
+            )
+            .values(claimed_by=worker, claim_expires=now + timedelta(seconds=lease_s))
+        )
+        try:
+            with self.engine.begin() as conn:
+                return conn.execute(claim).rowcount == 1
+        except OperationalError as exc:
+            raise StoreError(f"cannot claim {page_id}: {exc.orig}") from None
+
+    def release_claim(self, page_id: str, worker: str) -> None:
+        """Give a claim back without recording (record() itself clears the claim it holds)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(Page).where(Page.id == page_id, Page.claimed_by == worker)  # type: ignore[arg-type]
+                         .values(claimed_by=None, claim_expires=None))
+
+    def release_claims(self, worker: str) -> int:
+        """Give back every claim of this worker (at shutdown)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(Page).where(Page.claimed_by == worker)  # type: ignore[arg-type]
+                                  .values(claimed_by=None, claim_expires=None))
+            return int(result.rowcount or 0)
+
+    def claim_info(self, page_id: str) -> tuple[datetime | None, str | None, datetime | None]:
+        """(last_checked_at, claimed_by, claim_expires) of a page; all None if it has no row."""
+        with self.session() as session:
+            row = session.exec(select(Page.last_checked_at, Page.claimed_by, Page.claim_expires)
+                               .where(Page.id == page_id)).first()
+        return (row[0], row[1], row[2]) if row else (None, None, None)
+
+    def heartbeat(self, worker: str, started_at: datetime, checks: int) -> None:
+        """Upsert this process's row in `worker` (one writer per name: update, else insert)."""
+        now = utcnow()
+        host, _, pid = worker.rpartition(":")
+        with self.engine.begin() as conn:
+            updated = conn.execute(update(Worker).where(Worker.name == worker)  # type: ignore[arg-type]
+                                   .values(seen_at=now, checks=checks))
+            if updated.rowcount == 0:
+                conn.execute(self._insert(Worker).values(
+                    name=worker, host=host, pid=int(pid) if pid.isdigit() else 0, started_at=started_at,
+                    seen_at=now, checks=checks,
+                ).on_conflict_do_nothing())
+
+    def remove_worker(self, worker: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(Worker).where(Worker.name == worker))  # type: ignore[arg-type]
+
+    def workers(self) -> list[Worker]:
+        with self.session() as session:
+            return list(session.exec(select(Worker).order_by(Worker.name)))  # type: ignore[arg-type]
+
     # -- record --------------------------------------------------------------------------------
 
     def record(self, rec: CheckRecord) -> Recorded:
@@ -279,11 +356,14 @@ class Store:
 
     def _record(self, rec: CheckRecord) -> Recorded:
         with self.session() as session:
+            # The page row lock serializes every writer of this page's history (other
+            # processes included); the latest-snapshot check below then sees their commits.
             page = session.exec(select(Page).where(Page.id == rec.page_id).with_for_update()).first()
             if page is None:
-                page = Page(id=rec.page_id, company=rec.company, url=rec.url)
-                session.add(page)
-                session.flush()
+                session.execute(self._insert(Page).values(
+                    id=rec.page_id, company=rec.company, url=rec.url, failures=0, gone=False,
+                ).on_conflict_do_nothing())
+                page = session.exec(select(Page).where(Page.id == rec.page_id).with_for_update()).one()
             latest = session.exec(
                 select(func.max(Snapshot.id)).where(Snapshot.page_id == rec.page_id)
             ).one()
@@ -295,16 +375,20 @@ class Store:
 
             snapshot_id = change_id = None
             event_ids: list[int] = []
+            # gone/restored are transitions of the locked row: if another writer made the
+            # transition since this check read the state, it already has its event.
+            stale = "page_gone" if page.gone else "page_restored"
+            drafts = [d for d in rec.events if d.kind != stale]
             if version is not None:
                 if version.raw is not None and version.raw_hash and session.get(RawBody, version.raw_hash) is None:
-                    session.add(
-                        RawBody(
-                            hash=version.raw_hash,
-                            content_type=version.content_type,
-                            size=len(version.raw),
-                            data=zlib.compress(version.raw, 6),
-                        )
-                    )
+                    # Another page (another process) may store the same body right now: no conflict.
+                    session.execute(self._insert(RawBody).values(
+                        hash=version.raw_hash,
+                        content_type=version.content_type,
+                        size=len(version.raw),
+                        data=zlib.compress(version.raw, 6),
+                        created_at=utcnow(),
+                    ).on_conflict_do_nothing())
                 snap = Snapshot(
                     page_id=rec.page_id,
                     created_at=rec.finished_at,
@@ -317,7 +401,7 @@ class Store:
                 session.add(snap)
                 session.flush()
                 snapshot_id = snap.id
-            if not raced and (snapshot_id is not None or rec.events):
+            if not raced and (snapshot_id is not None or drafts):
                 if snapshot_id is not None and rec.status == "changed":
                     change = Change(
                         page_id=rec.page_id,
@@ -332,7 +416,7 @@ class Store:
                     session.flush()
                     change_id = change.id
                     page.last_change_at = rec.finished_at
-                for draft in rec.events:
+                for draft in drafts:
                     ev = Event(
                         page_id=rec.page_id,
                         change_id=change_id,
@@ -368,7 +452,9 @@ class Store:
                 worker=worker_name(),
             )
             session.add(check)
-            page.last_checked_at = rec.finished_at
+            # The start, not the end: intervals run start to start, so a slow check does not
+            # push the page's next claim (monitor.coordinate) later by its own duration.
+            page.last_checked_at = rec.started_at
             page.last_status = check.status
             page.last_error = rec.error
             page.failures = rec.failures
@@ -377,6 +463,8 @@ class Store:
             if not rec.keep_validators:
                 page.etag, page.last_modified = rec.etag, rec.last_modified
             page.company, page.url = rec.company, rec.url
+            if page.claimed_by == worker_name():
+                page.claimed_by = page.claim_expires = None  # checked: free for the next interval
             session.add(page)
             session.flush()
             assert check.id is not None

@@ -1,0 +1,101 @@
+"""Several processes, one database: claim a page, check it, let the claim go.
+
+Every `run` process schedules every page; before a check it claims the page row
+(`Store.claim_page`), and the claim fails when another process holds a live claim or checked
+the page within most of its interval. So each page is checked by one process per interval,
+whichever fires first, and when a process dies its pages are taken over: at once for pages
+it had finished (they fall due and others claim them), after the lease for a page it was
+checking. `record` clears the claim in the check's own transaction.
+
+The CLI's `check` is an explicit request, so it ignores the interval, but it does respect a
+live claim: it waits (at most one fetch deadline) for the other process's check to finish,
+then checks; if the claim is still held after that, it reports the page as `busy`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from datetime import datetime, timedelta
+
+from monitor.check import CheckOutcome, Runtime, check_page
+from monitor.config import PageConfig
+from monitor.models import utcnow
+from monitor.store import Store, StoreError, worker_name
+
+# A page checked less than this share of its interval ago is fresh: skipped, not re-checked.
+# Below 1 so a process's own next run (interval - check duration later) still claims it.
+FRESH_SHARE = 0.9
+_POLL = 0.25  # seconds between claim attempts of a waiting `check`
+
+
+def min_age(interval: float, jitter: float) -> float:
+    """How old the last check must be before a scheduled run may check the page again.
+
+    APScheduler 3 adds 0..jitter to each run, so two runs of one job can be as little as
+    interval - jitter apart; the margin keeps a process's own schedule from being refused.
+    """
+    return FRESH_SHARE * max(interval - jitter, 0.0)
+
+
+def check_claimed(rt: Runtime, page: PageConfig, worker: str | None = None) -> CheckOutcome | None:
+    """The daemon's check: claim (fresh pages and live claims refuse), check, release.
+
+    None when the page was not claimed: another process has it or has just checked it.
+    """
+    worker = worker or worker_name()
+    settings = rt.config.monitor
+    age = min_age(rt.config.interval_of(page), rt.config.jitter_of(page))
+    if not rt.store.claim_page(page.id, worker, settings.lease, age):
+        return None
+    return _check_and_release(rt, page, worker)
+
+
+def check_now(rt: Runtime, page: PageConfig) -> CheckOutcome:
+    """The CLI's check: no interval condition, but never at the same time as another process."""
+    worker = worker_name()
+    settings = rt.config.monitor
+    give_up = time.monotonic() + settings.deadline + settings.timeout
+    while not rt.store.claim_page(page.id, worker, settings.lease, 0.0):
+        if time.monotonic() >= give_up:
+            _, holder, until = rt.store.claim_info(page.id)
+            return CheckOutcome(page.id, "busy", error=f"being checked by {holder or 'another process'}"
+                                f"{f' (claim until {until:%H:%M:%SZ})' if until else ''}")
+        time.sleep(_POLL)
+    return _check_and_release(rt, page, worker)
+
+
+def _check_and_release(rt: Runtime, page: PageConfig, worker: str) -> CheckOutcome:
+    outcome: CheckOutcome | None = None
+    try:
+        outcome = check_page(rt, page)
+        return outcome
+    finally:
+        # record() cleared the claim if it committed; otherwise give it back now rather than
+        # make everyone wait for the lease.
+        if outcome is None or outcome.failed:
+            with contextlib.suppress(StoreError):  # failing that, the lease ends it
+                rt.store.release_claim(page.id, worker)
+
+
+def next_due(store: Store, page: PageConfig, interval: float, lease: float, now: datetime | None = None) -> datetime:
+    """When this process should next try a page that it could not claim.
+
+    Fresh page: one interval after its last check (start). Live claim: one interval after the
+    claim was taken, which is when the holder's check will fall due again; if that moment
+    has passed and the claim is still live, the holder is presumably dead: when it lapses.
+    Plus a little spread (at most 1 s or 2 % of the interval) so that processes do not all
+    collide. Aiming every process at the page's real schedule is what lets a survivor take
+    over a dead process's pages within one interval (plus the lease for one it was checking).
+    """
+    now = now or utcnow()
+    last, holder, until = store.claim_info(page.id)
+    if holder and until and until > now:
+        claimed_at = until - timedelta(seconds=lease)
+        due = claimed_at + timedelta(seconds=interval)
+        if due <= now:
+            due = until
+    else:
+        due = (last + timedelta(seconds=interval)) if last else now
+    return max(due, now) + timedelta(seconds=random.uniform(0, min(1.0, 0.02 * interval)))

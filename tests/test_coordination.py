@@ -1,0 +1,323 @@
+"""Several `policy-monitor run` processes on one PostgreSQL database, for real.
+
+Three daemons (subprocesses, `python -m monitor run`) share 50 pages served on loopback;
+the page servers log every request's arrival, the database every check. From both:
+no page is fetched twice within one interval, no two checks of a page overlap, every page
+is checked every interval, and when one daemon is SIGKILLed in the middle of a check the
+others carry its pages (within one interval, plus the lease for the page it was checking).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from monitor.check import Runtime, check_page
+from monitor.config import load_config
+from monitor.models import Check, utcnow
+from monitor.pageserver import PageServer
+from monitor.store import Store
+from tests.conftest import ROOT, render_config, run_cli
+from tests.pg import temp_database
+
+INTERVAL, LEASE = 4.0, 5.0
+N_PAGES, N_SLOW = 50, 3
+SLOW_SECONDS = 1.0
+SLACK = 1.5  # scheduling latency allowed on a busy 2-CPU CI machine
+DEAD = ("p10", "p11")  # pages claimed by a process that no longer exists when the test starts
+
+
+def _body(i: int) -> str:
+    return f"<html><body><main><h1>Page {i}</h1><p>Requests for user data need valid legal process ({i}).</p>" \
+           "</main></body></html>"
+
+
+def _slow(i: int) -> Callable[[BaseHTTPRequestHandler], None]:
+    body = _body(i).encode()
+
+    def handler(request: BaseHTTPRequestHandler) -> None:
+        time.sleep(SLOW_SECONDS)  # a check long enough to be SIGKILLed in the middle of
+        request._send(200, body, "text/html; charset=utf-8", {})  # type: ignore[attr-defined]
+
+    return handler
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[PageServer, PageServer]]:
+    # Slow pages on another loopback address: the fetcher's per-host politeness would
+    # otherwise queue every fast page of a process behind them.
+    with PageServer() as fast, PageServer(host="127.0.0.2") as slow:
+        yield fast, slow
+
+
+def _spawn(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("NOTIFY_SOCKET", None)
+    env.pop("MONITOR_DATABASE", None)
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> list[int]:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    codes = []
+    for proc in procs:
+        try:
+            codes.append(proc.wait(timeout=45))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            codes.append(proc.wait())
+    return codes
+
+
+def _gaps(times: list[float]) -> list[float]:
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_three_daemons_share_fifty_pages_and_survive_a_kill(
+    pg_url: str, servers: tuple[PageServer, PageServer], tmp_path: Path
+) -> None:
+    fast, slow = servers
+    pages = []
+    for i in range(N_PAGES):
+        path = f"/p{i}"
+        if i < N_SLOW:
+            slow.set(path, handler=_slow(i))
+            url = f"http://127.0.0.2:{slow.port}{path}"
+        else:
+            fast.set(path, _body(i))
+            url = fast.url(path)
+        pages.append({"id": f"p{i}", "company": "Example", "url": url})
+    config = tmp_path / "monitor.toml"
+    config.write_text(render_config(
+        {"database": pg_url, "allow_private_addresses": True, "interval": f"{INTERVAL:g}s", "jitter": "0s",
+         "lease": f"{LEASE:g}s", "timeout": 5, "deadline": 10, "retries": 0, "workers": 4},
+        pages))
+
+    store = Store(pg_url)
+    store.sync_pages(load_config(config).pages)
+    dead_until = utcnow() + timedelta(seconds=6)
+    with store.engine.begin() as conn:
+        for pid in DEAD:
+            conn.execute(text("UPDATE page SET claimed_by = 'gone-host:1', claim_expires = :until WHERE id = :id"),
+                         {"until": dead_until, "id": pid})
+
+    procs = [_spawn(config, tmp_path / f"run{i}.log") for i in range(3)]
+    t_start = time.time()
+    try:
+        time.sleep(16)
+        assert all(p.poll() is None for p in procs), "a daemon exited early"
+        # Kill one daemon while it is in the middle of a (slow) check: its claim must lapse.
+        victim = procs[0]
+        victim_name = None
+        held: list[tuple[str, datetime]] = []
+        give_up = time.time() + 12
+        while time.time() < give_up and not held:
+            with store.engine.connect() as conn:
+                rows = conn.execute(text("SELECT id, claimed_by, claim_expires FROM page WHERE claimed_by LIKE :w "
+                                         "AND claim_expires > now() AND id IN ('p0', 'p1', 'p2')"),
+                                    {"w": f"%:{victim.pid}"}).all()
+            held = [(r[0], r[2]) for r in rows]
+            victim_name = rows[0][1] if rows else None
+            if not held:
+                time.sleep(0.05)
+        assert held, "the victim never held a claim on a slow page"
+        victim.send_signal(signal.SIGKILL)
+        t_kill = time.time()
+        victim.wait(10)
+        time.sleep(INTERVAL + LEASE + 5)
+    finally:
+        codes = _stop(procs)
+    t_end = time.time()
+    logs = {i: (tmp_path / f"run{i}.log").read_text(errors="replace") for i in range(3)}
+    assert codes[1:] == [0, 0], logs
+    assert codes[0] == -signal.SIGKILL
+
+    hits = {f"p{i}": (slow if i < N_SLOW else fast).hit_times.get(f"/p{i}", []) for i in range(N_PAGES)}
+    with store.session() as session:
+        checks = list(session.exec(select(Check).order_by(Check.id)))  # type: ignore[arg-type]
+    victim_pages = {pid for pid, _ in held}
+    held_until = {pid: until.timestamp() for pid, until in held}
+
+    # 1. Never twice per interval: consecutive fetches of a page are most of an interval apart.
+    for pid, times in hits.items():
+        assert times, f"{pid} never fetched"
+        short = [round(g, 2) for g in _gaps(times) if g < 0.9 * INTERVAL - 0.25]
+        assert not short, f"{pid} fetched twice within an interval: gaps {short}"
+
+    # 2. Never twice at once: a page's checks do not overlap, and no writer ever raced another.
+    by_page: dict[str, list[Check]] = {}
+    for check in checks:
+        by_page.setdefault(check.page_id, []).append(check)
+    for pid, rows in by_page.items():
+        for a, b in itertools.pairwise(rows):
+            assert a.finished_at is not None and a.finished_at <= b.started_at, f"{pid}: checks overlap {a} {b}"
+    assert not [c for c in checks if c.status == "raced"]
+    assert {c.worker for c in checks if c.started_at.timestamp() < t_kill} >= {victim_name}
+    assert len({c.worker for c in checks}) == 3, "the work was not shared by all three daemons"
+
+    # 3. Every interval: once started, no page waits much more than an interval, except for a
+    #    live claim of a dead process (the injected ones, the victim's), which waits for its lease.
+    warm = t_start + 8
+    for pid, times in hits.items():
+        if pid in DEAD:
+            assert times[0] >= dead_until.timestamp() - 0.05, f"{pid} checked under a live claim of another"
+            assert times[0] <= dead_until.timestamp() + SLACK, f"{pid}: dead claim not taken over after its lease"
+            times = times[1:]
+        for a, b in itertools.pairwise(times):
+            if b < warm:
+                continue
+            limit = INTERVAL + SLACK
+            if pid in victim_pages and a <= t_kill <= b:
+                assert b >= held_until[pid] - 0.05, f"{pid} re-checked while the dead victim's claim was live"
+                limit = INTERVAL + LEASE + SLACK
+            assert b - a <= limit, f"{pid}: {b - a:.1f}s without a check (from {a - t_start:.1f}s)"
+        assert times[-1] >= t_end - INTERVAL - SLACK - 2, f"{pid}: not checked near the end"
+
+    # 4. After the kill the survivors carried every page, including the victim's.
+    for pid, times in hits.items():
+        after = [t for t in times if t > t_kill]
+        assert after and after[0] <= t_kill + INTERVAL + LEASE + SLACK, f"{pid} not taken over"
+        after_checks = [c for c in by_page[pid] if c.started_at.timestamp() > t_kill + 0.5]
+        assert after_checks and victim_name not in {c.worker for c in after_checks}
+
+    # 5. Clean shutdowns removed their worker rows and gave back their claims; the victim's row stays.
+    assert [w.name for w in store.workers()] == [victim_name]
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM page WHERE claimed_by IS NOT NULL "
+                                 "AND claimed_by <> :v"), {"v": victim_name}).scalar() == 0
+    store.close()
+
+
+# -- `check` respects another process's live claim ---------------------------------------------------
+
+
+def test_check_command_waits_for_a_live_claim_then_reports_busy(
+    db_url: str, server: PageServer, write_config: Callable[..., Path]
+) -> None:
+    server.set("/p", _body(1))
+    config = write_config([{"id": "p", "url": server.url("/p")}], database=db_url, deadline=2, timeout=1)
+    store = Store(db_url)
+    try:
+        store.sync_pages(load_config(config).pages)
+        assert store.claim_page("p", "other-host:99", lease_s=60)
+        started = time.monotonic()
+        result = run_cli("check", "--json", "p", "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        assert '"status": "busy"' in result.stdout and "other-host:99" in result.stdout
+        assert time.monotonic() - started >= 3  # it waited deadline + timeout for the holder
+        assert server.hits.get("/p", 0) == 0
+
+        # The claim (still held) is released while `check` waits: it then checks at once.
+        assert store.claim_info("p")[1] == "other-host:99"
+        threading.Timer(1.0, store.release_claim, args=("p", "other-host:99")).start()
+        result = run_cli("check", "--json", "p", "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        assert '"status": "baseline"' in result.stdout
+        assert server.hits["/p"] == 1
+        assert store.claim_info("p")[1] is None
+    finally:
+        store.close()
+
+
+def test_pages_command_shows_claims_and_workers(
+    db_url: str, server: PageServer, write_config: Callable[..., Path]
+) -> None:
+    config = write_config([{"id": "p", "url": server.url("/p")}, {"id": "q", "url": server.url("/q")}],
+                          database=db_url)
+    store = Store(db_url)
+    try:
+        store.sync_pages(load_config(config).pages)
+        store.claim_page("q", "host-b:4242", lease_s=600)
+        store.heartbeat("host-b:4242", utcnow(), 17)
+        result = run_cli("pages", "--config", str(config), env={"COLUMNS": "200"})
+        assert result.returncode == 0, result.stderr
+        q_line = next(line for line in result.stdout.splitlines() if line.startswith("q "))
+        p_line = next(line for line in result.stdout.splitlines() if line.startswith("p "))
+        assert "host-b:4242" in q_line and "host-b:4242" not in p_line
+        assert "worker host-b:4242: alive" in result.stdout and "17 checks" in result.stdout
+    finally:
+        store.close()
+
+
+# -- the same history on SQLite and on PostgreSQL ----------------------------------------------------
+
+INTRO = "<p>Acme responds to valid legal process from government agencies.</p>"
+HK = "<p>We have paused processing any data requests from, and related to, Hong Kong SAR.</p>"
+RU = "<p>We will no longer respond to law enforcement data requests from the Russian Federation.</p>"
+STATS = "<p>In 2025 we received 1,204 requests from 31 countries.</p>"
+
+
+def _html(*parts: str, stamp: str = "1 May") -> str:
+    return f"<html><body><main><h1>Requests</h1>{''.join(parts)}<p>Last updated: {stamp}</p></main></body></html>"
+
+
+# Each step: what every page serves (None: 404).
+REPLAY: list[dict[str, str | None]] = [
+    {"a": _html(INTRO), "b": _html(INTRO, STATS), "c": _html(INTRO)},
+    {"a": _html(INTRO, stamp="2 May"), "b": _html(INTRO, STATS), "c": _html(INTRO)},  # noise only
+    {"a": _html(INTRO, HK), "b": _html(INTRO, STATS.replace("1,204", "1,377")), "c": _html(INTRO)},
+    {"a": _html(INTRO, HK, RU), "b": _html(INTRO, STATS, HK), "c": None},
+    {"a": _html(INTRO, RU), "b": _html(INTRO, STATS, HK), "c": None},
+    {"a": _html(INTRO, RU), "b": _html(INTRO, STATS), "c": None},
+    {"a": _html(INTRO, RU), "b": _html(INTRO, STATS), "c": _html(INTRO, RU)},
+]
+
+
+def _replay_events(rt: Runtime) -> list[tuple[Any, ...]]:
+    return [(e.page_id, e.kind, e.jurisdiction, e.quote, e.evidence) for e in rt.store.events()]
+
+
+def test_replay_gives_the_same_events_on_sqlite_and_postgresql(
+    server: PageServer, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    pages = [{"id": pid, "url": server.url(f"/{pid}"), "company": "Acme", "ignore": ["^Last updated: .*$"]}
+             for pid in "abc"]
+    with temp_database() as pg:
+        runtimes = [Runtime.open(load_config(write_config(pages, database=url, name=f"{name}.toml", gone_after=3)))
+                    for name, url in (("sqlite", f"sqlite:///{tmp_path / 'replay.db'}"), ("pg", pg))]
+        try:
+            for step in REPLAY:
+                for pid, html in step.items():
+                    if html is None:
+                        server.set(f"/{pid}", "<h1>Not found</h1>", status=404)
+                    else:
+                        server.set(f"/{pid}", html)
+                for rt in runtimes:  # lockstep: both databases see exactly the same responses
+                    for page in rt.config.pages:
+                        check_page(rt, page)
+            sqlite_events, pg_events = (_replay_events(rt) for rt in runtimes)
+        finally:
+            for rt in runtimes:
+                rt.close()
+    assert sqlite_events == pg_events
+    typed = [(p, k, j, e) for p, k, j, _q, e in sqlite_events if k != "changed"]
+    assert typed == [
+        ("a", "pause_started", "HK", "stated"),
+        ("a", "pause_started", "RU", "stated"),
+        ("b", "pause_started", "HK", "stated"),
+        ("a", "pause_lifted", "HK", "statement_removed"),
+        ("b", "pause_lifted", "HK", "statement_removed"),
+        ("c", "page_gone", None, None),
+        ("c", "pause_started", "RU", "stated"),
+        ("c", "page_restored", None, None),
+    ], typed
