@@ -44,6 +44,8 @@ _EXTRA: dict[str, str | None] = {
     # Russia, Belarus, Myanmar, Türkiye and other frequent forms
     "Russia": "RU", "the Russian Federation": "RU", "Russian": "RU", "Kremlin": "RU",
     "Roskomnadzor": "RU",
+    # Capitals used for their governments ("requests from Beijing"); "-based" uses are dropped by the rules.
+    "Beijing": "CN", "Moscow": "RU", "Minsk": "BY", "Ankara": "TR", "Naypyidaw": "MM", "Nay Pyi Taw": "MM",
     "Belarusian": "BY", "Belarussian": "BY", "Byelorussian": "BY", "Belorussian": "BY",
     "Byelorussia": "BY",
     "Burma": "MM", "Burmese": "MM", "Tatmadaw": "MM",
@@ -104,7 +106,7 @@ _DEMONYMS: dict[str, str] = {
 # first names.
 _CASE_SENSITIVE: dict[str, str | None] = {
     "US": "US", "U.S.": "US", "U.S": "US", "USA": "US", "U.S.A.": "US", "UK": "GB", "U.K.": "GB",
-    "PRC": "CN", "P.R.C.": "CN", "HKSAR": "HK", "DPRK": "KP", "ROK": "KR", "DRC": "CD", "FSB": "RU",
+    "PRC": "CN", "P.R.C.": "CN", "HKSAR": "HK", "HK": "HK", "DPRK": "KP", "ROK": "KR", "DRC": "CD", "FSB": "RU",
     "Chad": "TD", "Jordan": "JO", "Jersey": "JE", "Turkey": "TR", "Niger": "NE", "Mali": "ML",
     "Chile": "CL", "Polish": "PL", "Thai": "TH", "Panama": "PA", "Bermuda": "BM", "Wales": "GB",
     "Guinea": "GN", "Georgia": "GE", "Oman": "OM", "Swiss": "CH", "Saudi": "SA",

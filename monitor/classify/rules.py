@@ -100,6 +100,7 @@ _HANDLING_HEAD = (
     r"compliance|co-?operation|collaboration|engagement|provision|handling|fulfil(?:l)?ment|"
     r"acceptance|assistance|handover|hand-over)\b"
 )
+_HANDLING_HEAD_RE = _rx(r"\b" + _HANDLING_HEAD)
 # "their mechanisms to process data requests", "efforts to respond to ...".
 _NOUN_TO_HANDLING = _rx(r"(?:[\w'-]+\s+){1,2}?to\s+(?:\w+ly\s+)?(" + _HANDLING_BASE + r")\b")
 # Heads that by themselves mean a legal hand-over (so "data" needs no authority word beside it).
@@ -200,6 +201,7 @@ _CLAUSE_START = _rx(
     r"doesn't|don't|didn't|hasn't|haven't|isn't|aren't|no\s+longer|not|also|now|then|since)\b)|"
     r"as(?=\s+(?:we|it|they)\b))\b"
 )
+_RELATIVE = re.compile(r"\b(?:which|who|whom|whose|that)\b")
 _PARENTHETICAL = re.compile(r",\s[^,;:]{1,40},\s*$")
 _TOKEN = re.compile(r"[\w-]+(?='(?:ll|d|ve|re|m)\b)|'(?:ll|d|ve|re|m)\b|[\w'-]+|[^\w\s]")
 # Words that can stand between a subject and its verb.
@@ -230,6 +232,7 @@ _VG_ADVERBS = frozenset({
     "today", "previously", "formerly", "altogether", "outright", "unilaterally", "globally",
 })
 _NEG = frozenset({
+    "refuse", "refuses", "refused", "refusing", "decline", "declines", "declined", "declining",  # "refused to stop"
     "not", "never", "won't", "wouldn't", "don't", "doesn't", "didn't", "isn't", "aren't", "wasn't",
     "weren't", "haven't", "hasn't", "hadn't", "can't", "cannot", "couldn't", "shouldn't", "mustn't",
     "shan't", "unable",
@@ -312,7 +315,8 @@ _FRONT_JUR = _rx(r"^(?:in|for|regarding|concerning|with\s+(?:respect|regard)\s+t
 _BASED = _rx(r"-?\s?(?:based|headquartered|owned|backed|born|made|listed|registered)\b")
 
 # Triggers beyond the verb lexicons above.
-_PAUSE_NOUN = _rx(r"\b(suspension|pause|halt|freeze|moratorium|hold|cessation|stop)\s+(?:of|on|in|to)\b")
+_PAUSE_NOUN = _rx(r"\b(suspension|pause|halt|freeze|moratorium|hold|cessation|stop)\s+"
+                  r"(?:of|on|in|to|(?:applies|apply|extends|covers|affects|remains\s+in\s+place\s+for)(?:\s+to)?)\b")
 _ON_HOLD = _rx(r"\bon\s+hold\b")
 _PUT = _rx(r"\b(?:put|puts|putting|placed|places|placing|place)\b")
 _LIFT_VERB = _rx(
@@ -433,7 +437,7 @@ class _Sentence:
         self.mentions = mentions(s)
         self.clause_starts = [m.end() for m in _CLAUSE_START.finditer(self.low)]
         self.conditional = bool(_CONDITIONAL.search(self.low))
-        self.history = bool(_HISTORY.search(self.low))
+        self._any_history = bool(_HISTORY.search(self.low))
 
     # -- structure --
     def clause_start(self, pos: int) -> int:
@@ -469,6 +473,10 @@ class _Sentence:
         return []
 
     # -- guards --
+    def history(self, start: int, end: int) -> bool:
+        """A pause told as history that is over ("previously", "until 2021"), in this clause."""
+        return self._any_history and bool(_HISTORY.search(self.low, start, min(len(self.low), end + 40)))
+
     def modal(self, vg: _VerbGroup, verb_start: int, refusal: bool = False) -> bool:
         """May/could/should, plans and appeals, and would/will under a condition. For a refusal
         ('does not intend to process'), a negated intention is the refusal itself, not a plan."""
@@ -653,7 +661,7 @@ def _pause_verbs(sent: _Sentence) -> Iterator[Assertion]:
         kind = PAUSE
         if vg.no_longer:
             kind, rule = LIFT, "no-longer-pausing"
-        elif sent.history:
+        elif sent.history(cs, we):
             continue
         yield from _assert_all(kind, rule, m.start(), _targets(sent, ws, we))
 
@@ -661,8 +669,17 @@ def _pause_verbs(sent: _Sentence) -> Iterator[Assertion]:
 def _passive_pause(sent: _Sentence, m: re.Match[str], vg: _VerbGroup, vclass: str,
                    subject_start: int | None = None) -> Iterator[Assertion]:
     s = sent.low
-    cs = sent.clause_start(vg.start) if subject_start is None else subject_start
-    if not _subject_window_qualifies(sent, cs, vg.start):
+    cs = own_cs = sent.clause_start(vg.start) if subject_start is None else subject_start
+    # The subject may sit before a relative clause: "Requests from X, which we had answered, are
+    # now refused". Step back over such clauses (only when a relative pronoun is in between).
+    for _ in range(4):
+        if _subject_window_qualifies(sent, cs, vg.start):
+            break
+        prev = sent.clause_start(cs - 1) if cs else 0
+        if cs == 0 or not _RELATIVE.search(s, max(0, prev - 8), vg.start):
+            return
+        cs = prev
+    else:
         return
     tail_end = sent.window_end(m.end())
     tail = s[m.end():tail_end]
@@ -676,7 +693,7 @@ def _passive_pause(sent: _Sentence, m: re.Match[str], vg: _VerbGroup, vclass: st
         return
     if vg.no_longer:
         kind, rule = LIFT, "no-longer-paused"
-    elif vg.negated or sent.history:
+    elif vg.negated or sent.history(own_cs, tail_end):
         return
     else:
         kind, rule = PAUSE, "passive-pause+request-subject"
@@ -728,7 +745,7 @@ def _negated_handling(sent: _Sentence) -> Iterator[Assertion]:
             continue
         if _ASSURANCE.search(s, max(0, vg.start - 24), vg.start):
             continue
-        if sent.history and not vg.has(_FUTURE):
+        if sent.history(cs, we) and not vg.has(_FUTURE):
             continue
         if _AGAIN.search(s, vg.start, m.start()):
             continue
@@ -750,14 +767,12 @@ def _pause_nouns(sent: _Sentence) -> Iterator[Assertion]:
         if noun in ("hold", "stop", "halt") and not re.search(r"\b(?:a|the|put|placed|temporary|its|our)\s+$",
                                                              before):
             continue  # "hold on to", "stop on ..." are not the noun
-        obj_start = s.index(" ", m.start(1)) + 1
-        obj_start = s.index(" ", obj_start) + 1 if obj_start < len(s) else obj_start  # after of/on/...
-        obj = _object(sent, obj_start, "pause")
+        obj = _object(sent, m.end(), "pause")
         if obj is None:
             continue
         cs = sent.clause_start(m.start())
         vg = _verb_group(s, m.start(), cs)
-        if sent.modal(vg, m.start()) or sent.denied(m.start()) or sent.history:
+        if sent.modal(vg, m.start()) or sent.denied(m.start()) or sent.history(cs, obj[2]):
             continue
         if _NEG_NEAR.search(s, max(cs, m.start() - 30), m.start()):
             continue
@@ -787,7 +802,7 @@ def _on_hold(sent: _Sentence) -> Iterator[Assertion]:
             if not ok or vg.negated or sent.modal(vg, put.start()) or sent.other_actor(vg):
                 continue
             kind, rule = (LIFT, "no-longer-on-hold") if vg.no_longer else (PAUSE, "put-on-hold")
-            if kind == PAUSE and (sent.history or sent.denied(put.start())):
+            if kind == PAUSE and (sent.history(cs, we) or sent.denied(put.start())):
                 continue
             yield from _assert_all(kind, rule, put.start(), _targets(sent, ws, we))
         else:
@@ -798,7 +813,7 @@ def _on_hold(sent: _Sentence) -> Iterator[Assertion]:
                 continue
             if vg.no_longer:
                 kind, rule = LIFT, "no-longer-on-hold"
-            elif vg.negated or sent.history:
+            elif vg.negated or sent.history(cs, sent.window_end(m.end())):
                 continue
             else:
                 kind, rule = PAUSE, "on-hold"
@@ -830,7 +845,11 @@ def _lift_verbs(sent: _Sentence) -> Iterator[Assertion]:
         intransitive = (not after or vg.has(_BE) or re.match(
             r"(?:now|again|today|in|on|since|as|from|after|with|effective|last|this|for|[.,;:|]|\d)",
             after))
-        if intransitive and _subject_window_qualifies(sent, 0, vg.start):
+        # "Our processing of requests ... has resumed" (a handling noun: ours) or "we paused requests
+        # from X; it resumed in 2021". "Requests from X have resumed" alone could be the authorities
+        # sending again, so it is not enough.
+        if (intransitive and (_HANDLING_HEAD_RE.search(s, 0, vg.start) or _PAUSE_VERB.search(s, 0, vg.start))
+                and _subject_window_qualifies(sent, 0, vg.start)):
             yield from _assert_all(LIFT, "lift-verb-intransitive", m.start(), sent.jurisdictions_in(0, vg.start))
 
 
