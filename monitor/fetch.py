@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 Resolver = Callable[[str, int], list[str]]
 _CHUNK = 64 * 1024
+_HOST_WAIT_DEADLINES = 4  # how many fetch deadlines a request may queue for its host
 
 
 class FetchError(Exception):
@@ -236,7 +237,7 @@ def _read_body(response: requests.Response, max_bytes: int, deadline: float) -> 
     try:
         while True:
             chunk = raw.read(_CHUNK, decode_content=False)
-            if time.monotonic() > deadline:
+            if _expired(deadline):  # the timer's shutdown reads as EOF: not a complete body
                 raise FetchError("deadline exceeded while reading the body")
             if not chunk:
                 break
@@ -257,19 +258,37 @@ def _read_body(response: requests.Response, max_bytes: int, deadline: float) -> 
     except zlib.error as exc:
         raise FetchError(f"corrupt compressed body: {exc}") from None
     except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-        if time.monotonic() > deadline:
+        if _expired(deadline):
             raise FetchError("deadline exceeded while reading the body") from None
         raise FetchError(f"connection broken while reading the body: {_short(exc)}", retryable=True) from None
     return b"".join(parts)
 
 
+def _expired(deadline: float) -> bool:
+    # The timer may fire a hair before the clock passes `deadline`; trust either.
+    ctx: _Context | None = getattr(_local, "ctx", None)
+    return time.monotonic() > deadline or (ctx is not None and ctx.expired)
+
+
 def _short(exc: BaseException) -> str:
-    text = str(exc)
-    # urllib3 wraps causes in long reprs; keep the innermost readable part.
+    """The innermost cause, readable: requests and urllib3 nest the real error two or three
+    levels deep inside long reprs ("('Connection aborted.', RemoteDisconnected(...))")."""
+    inner = exc
+    for _ in range(8):
+        nested = getattr(inner, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = next((arg for arg in inner.args if isinstance(arg, BaseException)), None)
+        if nested is None:
+            break
+        inner = nested
+    text = " ".join(str(inner).split())  # a hostile status line may carry CR/LF into the log
     for marker in ("Caused by ", "Failed to establish a new connection: "):
         if marker in text:
             text = text.split(marker, 1)[1]
-    return text.strip("()'\" ")[:300] or type(exc).__name__
+    text, name = text.strip("'\" ")[:300], type(inner).__name__
+    if not text or text.startswith(name):
+        return text or name
+    return f"{text} ({name})"
 
 
 def _content_type(header: str) -> tuple[str, str | None]:
@@ -310,12 +329,14 @@ class Fetcher:
             return self._host_locks.setdefault(host, threading.Lock())
 
     def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
-        start = time.monotonic()
-        deadline = start + self.policy.deadline
         host = (urlsplit(url).hostname or "").lower()
         lock = self._host_lock(host)
-        if not lock.acquire(timeout=self.policy.deadline):
-            raise FetchError(f"timed out waiting for another request to {host}")
+        # Queueing behind other pages of a slow host is politeness, not this page's fault: the
+        # wait gets its own, longer bound, and the deadline starts once it is our turn.
+        if not lock.acquire(timeout=self.policy.deadline * _HOST_WAIT_DEADLINES):
+            raise FetchError(f"timed out waiting for other requests to {host} to finish")
+        start = time.monotonic()
+        deadline = start + self.policy.deadline
         try:
             return self._fetch_with_retries(url, etag, last_modified, start, deadline)
         finally:
@@ -407,6 +428,10 @@ class Fetcher:
 
     def _finish(self, url: str, response: requests.Response, deadline: float) -> FetchResult:
         status = response.status_code
+        if _expired(deadline):  # EOF forced by the timer can look like the end of the headers
+            raise FetchError("deadline exceeded before the response headers were complete")
+        if 300 <= status < 400 and status != 304 and not response.headers.get("Location"):
+            raise FetchError(f"HTTP {status} redirect without Location", http_status=status)
         if status == 304:
             return FetchResult(url=url, status=304, not_modified=True,
                                etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"))
