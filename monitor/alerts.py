@@ -33,6 +33,7 @@ import random
 import socket
 import sys
 import threading
+import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -154,16 +155,16 @@ class _ErrorCapture(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.lines: dict[int, list[str]] = defaultdict(list)
-        self.lock = threading.Lock()
+        self.lines_lock = threading.Lock()  # not `self.lock`: Handler.handle holds that one around emit
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage().strip().splitlines()
         if text:
-            with self.lock:
+            with self.lines_lock:
                 self.lines[threading.get_ident()].append(text[0][:300])
 
     def take(self) -> list[str]:
-        with self.lock:
+        with self.lines_lock:
             return self.lines.pop(threading.get_ident(), [])
 
 
@@ -233,6 +234,7 @@ class Sender:
 
         # Socket timeouts bound each I/O; this bounds the whole send (DNS, TLS, slow drip).
         thread = threading.Thread(target=run, daemon=True, name=f"send-{self.sink.key}")
+        started = time.monotonic()
         thread.start()
         thread.join(self.timeout * 2 + 5)
         if thread.is_alive():
@@ -240,7 +242,8 @@ class Sender:
         if result.get("ok"):
             return
         detail = result.get("error") or "; ".join(result.get("log") or []) or "the service refused the message"
-        raise SendError(redact(detail))
+        # Apprise's warnings do not say "timed out"; the time taken tells a timeout from a refusal.
+        raise SendError(redact(f"{detail} (after {time.monotonic() - started:.1f}s)"))
 
     def _extras(self, payload: dict[str, Any]) -> None:
         if not hasattr(self.plugin, "payload_extras"):
@@ -397,6 +400,7 @@ def _ts(value: datetime | None) -> str:
 def _list(rt: Runtime) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     rows = rt.store.deliveries(("pending", "sending", "failed"))
     if not rows:
@@ -407,10 +411,11 @@ def _list(rt: Runtime) -> int:
         table.add_column(column, overflow="fold")
     for delivery, event in rows:
         where = f" {event.jurisdiction}" if event.jurisdiction else ""
-        table.add_row(str(delivery.id), delivery.status, f"#{event.id} {event.kind}{where} {event.page_id}",
-                      delivery.sink, str(delivery.attempts),
-                      _ts(delivery.next_attempt_at) if delivery.status == "pending" else "-",
-                      redact(delivery.last_error or ""), markup=False)
+        cells = (str(delivery.id), delivery.status, f"#{event.id} {event.kind}{where} {event.page_id}",
+                 delivery.sink, str(delivery.attempts),
+                 _ts(delivery.next_attempt_at) if delivery.status == "pending" else "-",
+                 redact(delivery.last_error or ""))
+        table.add_row(*(Text(cell) for cell in cells))  # Text: error text is not rich markup
     Console(file=sys.stdout, highlight=False, soft_wrap=False, width=200).print(table)
     counts: dict[str, int] = defaultdict(int)
     for delivery, _ in rows:
