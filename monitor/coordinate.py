@@ -24,9 +24,10 @@ from monitor.config import PageConfig
 from monitor.models import utcnow
 from monitor.store import Store, StoreError, worker_name
 
-# A page checked less than this share of its interval ago is fresh: skipped, not re-checked.
-# Below 1 so a process's own next run (interval - check duration later) still claims it.
-FRESH_SHARE = 0.9
+# A page whose last check started less than this share of its interval ago is fresh: skipped.
+# Below 1 so that a process's own next run still claims it when that run starts a little
+# earlier relative to its schedule than the last one did (queueing in the worker pool).
+FRESH_SHARE = 0.95
 _POLL = 0.25  # seconds between claim attempts of a waiting `check`
 
 

@@ -190,14 +190,17 @@ class Store:
     def sync_pages(self, pages: Sequence[Any]) -> None:
         """Make sure every configured page has a row (company and URL follow the config)."""
         with self.session() as session:
-            existing = {page.id: page for page in session.exec(select(Page))}
+            existing = {row[0]: (row[1], row[2]) for row in session.exec(select(Page.id, Page.company, Page.url))}
+            new = [{"id": p.id, "company": p.company, "url": p.url, "failures": 0, "gone": False}
+                   for p in pages if p.id not in existing]
+            if new:
+                # Several processes starting on one empty database insert the same pages:
+                # whoever comes second skips the rows the first one made.
+                session.execute(self._insert(Page).values(new).on_conflict_do_nothing())
             for page in pages:
-                row = existing.get(page.id)
-                if row is None:
-                    session.add(Page(id=page.id, company=page.company, url=page.url))
-                elif (row.company, row.url) != (page.company, page.url):
-                    row.company, row.url = page.company, page.url
-                    session.add(row)
+                if page.id in existing and existing[page.id] != (page.company, page.url):
+                    session.execute(update(Page).where(Page.id == page.id)  # type: ignore[arg-type]
+                                    .values(company=page.company, url=page.url))
             session.commit()
 
     def page_state(self, page_id: str) -> PageState:

@@ -258,3 +258,28 @@ def test_only_one_of_many_simultaneous_claims_wins(db_url: str) -> None:
     finally:
         for s in stores:
             s.close()
+
+
+def test_processes_starting_together_sync_the_same_pages(db_url: str) -> None:
+    """Daemons started at once on an empty database all insert the configured pages."""
+    pages = [type("P", (), {"id": f"p{i}", "company": "Co", "url": f"http://127.0.0.1/{i}"})() for i in range(300)]
+    stores = [Store(db_url) for _ in range(4)]
+    try:
+        barrier = threading.Barrier(len(stores))
+
+        def sync(store: Store) -> None:
+            barrier.wait()
+            store.sync_pages(pages)
+
+        threads, results = _in_threads(*(lambda s=s: sync(s) for s in stores))
+        for t in threads:
+            t.join(60)
+        assert not any(isinstance(r, Exception) for r in results), results
+        assert len(stores[0].pages()) == 300
+        moved = [type("P", (), {"id": "p1", "company": "New Co", "url": "http://127.0.0.1/new"})()]
+        stores[1].sync_pages(moved)
+        row = next(p for p in stores[0].pages() if p.id == "p1")
+        assert (row.company, row.url) == ("New Co", "http://127.0.0.1/new")
+    finally:
+        for s in stores:
+            s.close()
