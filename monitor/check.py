@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.classify import classify
-from monitor.config import Config, PageConfig
+from monitor.config import Config, MonitorSettings, PageConfig
 from monitor.diff import diff_lines, stats
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
@@ -83,6 +83,30 @@ def _shrunk(old: str, new: str, threshold: float) -> bool:
     return threshold > 0 and len(old) > 200 and len(new) < len(old) * (1 - threshold)
 
 
+def _confirm_reason(page: PageConfig, settings: MonitorSettings, old: str, new: str) -> str | None:
+    """Why this change needs a second fetch that agrees before it is believed, or None."""
+    mode = page.confirm or settings.confirm
+    if mode == "always":
+        return f"changed ({len(old)} -> {len(new)} characters)"
+    threshold = page.confirm_shrink if page.confirm_shrink is not None else settings.confirm_shrink
+    if mode == "shrink" and _shrunk(old, new, threshold):
+        return f"shrank from {len(old)} to {len(new)} characters"
+    return None
+
+
+def _second_look(rt: Runtime, page: PageConfig, state: PageState, rules: Rules) -> tuple[str | None, str]:
+    """The hash of the text a fresh fetch shows now (None if it failed), and a word for the log."""
+    try:
+        _, again, _ = _fetch_text(rt, page, state, rules, conditional=False)
+    except (FetchError, ExtractError) as exc:
+        return None, f"a failure ({exc})"
+    if again is None:  # byte-identical to the stored body: the previous text
+        return state.text_hash, "the previous text"
+    if soft_error(again):
+        return None, "an error page"
+    return sha256(again), "the previous text" if sha256(again) == state.text_hash else "yet another text"
+
+
 def _fetch_text(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
                 conditional: bool = True) -> tuple[FetchResult, str | None, str | None]:
     """Fetch and extract; the text is None when the raw body is the stored one (no work needed)."""
@@ -118,6 +142,7 @@ def check_page(rt: Runtime, page: PageConfig) -> CheckOutcome:
         rec.http_status = result.status
         if result.not_modified or text is None:
             rec.status = "not_modified" if result.not_modified else "unchanged"
+            rec.pending_hash = None  # the page shows its recorded text again: nothing pending
             rec.keep_validators = result.not_modified
             rec.etag, rec.last_modified = (result.etag or state.etag, result.last_modified or state.last_modified)
         else:
@@ -131,22 +156,29 @@ def check_page(rt: Runtime, page: PageConfig) -> CheckOutcome:
             if state.snapshot_id is None:
                 rec.status, rec.version = "baseline", version
             elif text_hash == state.text_hash:
-                rec.status = "unchanged"
+                rec.status, rec.pending_hash = "unchanged", None
                 if raw_hash != state.raw_hash and state.extract_sig != rules.signature():
                     rec.version = None  # same text under new rules: nothing to store
             else:
                 snap = rt.store.snapshot(state.snapshot_id)
                 old_text = snap.text if snap else ""
-                threshold = page.confirm_shrink if page.confirm_shrink is not None else settings.confirm_shrink
-                if _shrunk(old_text, text, threshold) and state.pending_hash != text_hash:
-                    # A page that suddenly lost most of its text is often a broken deploy, an
-                    # A/B variant or an error page: confirm with a fresh fetch before believing it.
+                why = _confirm_reason(page, settings, old_text, text)
+                # A page that suddenly lost most of its text is often a broken deploy or an error
+                # page; one that flips between variants is an A/B test. Believe the new text only
+                # when two fetches in a row show it: a fresh fetch now, or (pending_hash) the
+                # last fetch of the previous check.
+                if why and state.pending_hash != text_hash:
                     time.sleep(settings.confirm_delay)
-                    _, again, _ = _fetch_text(rt, page, state, rules, conditional=False)
-                    if again is not None and sha256(again) != text_hash:
-                        rec.status, rec.pending_hash = "unconfirmed", text_hash
-                        log.warning("%s: text shrank from %d to %d characters and a second fetch disagreed; "
-                                    "not recorded until confirmed", page.id, len(old_text), len(text))
+                    seen, what = _second_look(rt, page, state, rules)
+                    if seen != text_hash:
+                        rec.status = "unconfirmed"
+                        # What the page showed last, unless that is the recorded text again.
+                        rec.pending_hash = text_hash if seen is None else (None if seen == state.text_hash else seen)
+                        # Keep the old validators, or a 304 would hide the new text from the next check.
+                        rec.keep_validators = True
+                        rec.etag, rec.last_modified = state.etag, state.last_modified
+                        log.warning("%s: text %s but a second fetch showed %s; not recorded until confirmed",
+                                    page.id, why, what)
                         text = None
                 if text is not None:
                     ops = diff_lines(old_text, text)

@@ -98,6 +98,9 @@ class MonitorSettings(_Strict):
     workers: int = Field(4, ge=1, le=64)
     # Soft failures: a new text this much shorter than the last one is re-fetched to confirm.
     confirm_shrink: float = Field(0.5, ge=0, le=1)
+    # Which changes need a second fetch that agrees: "shrink" (those above), "always" (pages
+    # that flip between variants), "never".
+    confirm: str = Field("shrink", pattern="^(shrink|always|never)$")
     confirm_delay: Duration = 2
     # page_gone after this many consecutive 404/410 or failed checks.
     gone_after: int = Field(3, ge=1)
@@ -171,6 +174,7 @@ class PageConfig(_Strict):
     ignore: list[str] = []
     type: str = Field("auto", pattern="^(auto|html|pdf|text)$")
     confirm_shrink: float | None = Field(None, ge=0, le=1)
+    confirm: str | None = Field(None, pattern="^(shrink|always|never)$")
     enabled: bool = True
 
     @field_validator("id")
