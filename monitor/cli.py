@@ -141,7 +141,8 @@ def _print_outcomes(outcomes: list[Any]) -> None:
     for o in outcomes:
         detail = o.error or ""
         if o.status == "changed":
-            kinds = [f"{e.kind}{' ' + e.jurisdiction if e.jurisdiction else ''}" for e in o.events if e.kind != "changed"]
+            kinds = [f"{e.kind}{' ' + e.jurisdiction if e.jurisdiction else ''}" for e in o.events
+                     if e.kind != "changed"]
             detail = f"+{o.added} -{o.removed} lines" + (f"; {', '.join(kinds)}" if kinds else "")
         table.add_row(o.page_id, f"[{styles.get(o.status, 'green')}]{o.status}[/]", detail)
     _console().print(table)
@@ -419,14 +420,20 @@ def cmd_reextract(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, default=None,
-                        help=f"config file (default: $MONITOR_CONFIG, else {default_config_path()})")
-    common.add_argument("--log-format", choices=("text", "json"), default=None, help="log line format")
-    common.add_argument("--log-level", default=None, help="debug, info, warning, error")
-    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors in the log")
+    def options(defaults: bool) -> argparse.ArgumentParser:
+        # The subcommands' copies default to SUPPRESS, or `-q check` would be reset by check's default.
+        common = argparse.ArgumentParser(add_help=False, argument_default=None if defaults else argparse.SUPPRESS)
+        common.add_argument("--config", type=Path,
+                            help=f"config file (default: $MONITOR_CONFIG, else {default_config_path()})")
+        common.add_argument("--log-format", choices=("text", "json"), help="log line format")
+        common.add_argument("--log-level", help="debug, info, warning, error")
+        common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors in the log",
+                            **({"default": False} if defaults else {}))
+        return common
+
+    common = options(defaults=False)
     parser = argparse.ArgumentParser(
-        prog="policy-monitor", parents=[common],
+        prog="policy-monitor", parents=[options(defaults=True)],
         description="Watch company transparency and policy pages; record changes and typed events.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
