@@ -152,7 +152,10 @@ def check_page(rt: Runtime, page: PageConfig) -> CheckOutcome:
             rec.etag, rec.last_modified = result.etag, result.last_modified
             text_hash = sha256(text)
             version = Version(text=text, text_hash=text_hash, extract_sig=rules.signature(), raw=result.body,
-                              raw_hash=raw_hash, content_type=result.content_type)
+                              raw_hash=raw_hash,
+                              # with the header's charset, so `reextract` decodes the body as this check did
+                              content_type=result.content_type + (f"; charset={result.charset}" if result.charset
+                                                                  else ""))
             if state.snapshot_id is None:
                 rec.status, rec.version = "baseline", version
             elif text_hash == state.text_hash:
