@@ -125,8 +125,12 @@ def build_message(event: Event, old_text: str | None, new_text: str | None) -> M
     from monitor.diff import diff_lines, short_diff
 
     parts: list[str] = []
-    if event.quote:
-        parts.append(f"“{event.quote}”" if event.kind != "changed" else f"First change: {event.quote}")
+    if event.quote and event.kind == "changed":
+        parts.append(f"First change: {event.quote}")
+    elif event.quote and event.evidence == "statement_removed":
+        parts.append(f"The page no longer says: “{event.quote}”")
+    elif event.quote:
+        parts.append(f"“{event.quote}”")
     parts.append(f"Page: {event.url}")
     parts.append(f"Detected: {event.detected_at:%Y-%m-%d %H:%M:%S} UTC")
     if event.evidence:
