@@ -29,7 +29,8 @@ FILLER = "".join(f"<p>Section {n}: how we review requests, notify users and publ
 
 def _page(*paragraphs: str) -> str:
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return f"<html><head><title>t</title></head><body><main><h1>Government requests</h1>{FILLER}{body}</main></body></html>"
+    return (f"<html><head><title>t</title></head><body><main><h1>Government requests</h1>{FILLER}{body}"
+            "</main></body></html>")
 
 
 def _escape(text: str) -> str:
