@@ -25,12 +25,25 @@ def register_secret_url(url: str) -> None:
         found.update({parts.password, unquote(parts.password)})
     if parts.username:
         found.update({parts.username, unquote(parts.username)})
-    for segment in [parts.hostname or "", *parts.path.split("/"), *re.split(r"[&=]", parts.query)]:
+    # Some services keep the token in the host:port slot (tgram://BOTID:TOKEN/chat), so split netloc too.
+    netloc = re.split(r"[:@]", parts.netloc)
+    for segment in [parts.hostname or "", *netloc, *parts.path.split("/"), *re.split(r"[&=]", parts.query)]:
         # Tokens are long and mixed; ordinary host names and words are not worth masking.
-        if len(segment) >= 8 and re.search(r"\d", segment) and not re.fullmatch(r"[\w.-]+\.[a-z]{2,}", segment):
+        if len(segment) >= 8 and re.search(r"\d", segment) and not re.fullmatch(r"[\w.-]+\.[a-z]{2,}", segment) \
+                and not _is_ip(segment):  # an IP address is where, not who: masking it hides page URLs too
             found.add(segment)
     with _lock:
         _secrets.update(secret for secret in found if len(secret) >= 4)
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def redact(text: str) -> str:

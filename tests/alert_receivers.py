@@ -55,7 +55,7 @@ class SMTPReceiver:
         def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
             ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
             receiver.logins.append((mechanism, ok))
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, authenticator=authenticate,
                                      auth_require_tls=False)

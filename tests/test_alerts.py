@@ -352,3 +352,22 @@ def test_an_unusable_sink_url_fails_its_deliveries_without_blocking(
         failed = rt.store.deliveries(("failed",))
         assert {d.sink for d, _ in failed} == {"bad"}
         assert all("Apprise URL" in (d.last_error or "") for d, _ in failed)
+
+
+def test_secret_parts_of_sink_urls_are_masked_but_addresses_are_not() -> None:
+    from monitor.redact import redact, register_secret_url
+
+    urls = {
+        "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-100123456": ["AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"],
+        "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ": ["TIiajkdnlazkcOXrIdevi7FQ", "A1BRTD4JD"],
+        "mailtos://reporter:n0t-in-logs@mail.example.org:587": ["n0t-in-logs"],
+        "json://10.1.2.3:8080/hooks/abc?token=Zz9-very-secret": ["Zz9-very-secret"],
+    }
+    for url in urls:
+        register_secret_url(url)
+    for url, secrets in urls.items():
+        line = redact(f"failed to send via {url} (see {url.split('://', 1)[1]})")
+        assert all(secret not in line for secret in secrets), line
+    # Where a page or a mail server is stays readable in logs.
+    assert redact("fetch http://10.1.2.3:8080/page failed; mail.example.org:587 down") == \
+        "fetch http://10.1.2.3:8080/page failed; mail.example.org:587 down"
