@@ -266,14 +266,14 @@ def build_report(store: Store, config: Config, out: Path) -> Path:
             events=list(reversed(by_page[pid])), **common,
         ))
 
+    namespace = uuid.uuid5(uuid.NAMESPACE_URL, "policy-monitor:" + hashlib.sha256(store.url.encode()).hexdigest())
+    _write_bytes(out / "feed.xml", build_feed(events, namespace, now))
+    # The index goes last: whatever it links to is already in place.
     latest = list(reversed(events))[:LATEST_EVENTS]
     _write(out / "index.html", env.get_template("index.html.j2").render(
         prefix="", board=board, latest=latest, total_events=len(events), pages=pages,
         href=event_href, **common,
     ))
-    namespace = uuid.uuid5(uuid.NAMESPACE_URL, "policy-monitor:" + hashlib.sha256(store.url.encode()).hexdigest())
-    feed = build_feed(events, namespace, now)
-    _write_bytes(out / "feed.xml", feed)
     return out / "index.html"
 
 
