@@ -129,9 +129,9 @@ _AUTH_WORD = _rx(
 )
 # Requests that are not for user data (content removal, customer service, ...).
 _NON_DATA_REQUEST = _rx(
-    r"\b(take-?down|removal|remove|delisting|deletion|erasure|refund|support|customer\s+service|"
-    r"feature|friend|follow|purchase|payment|withdrawal|subject\s+access|data\s+subject|comment|press|"
-    r"media\s+(?:inquiries|requests)|interview|"
+    r"\b(take-?down|removal|remove|delisting|deletion|erasure|customer\s+service|subject\s+access|"
+    r"data\s+subject|(?:refund|support|feature|friend|follow|purchase|payment|withdrawal|media|press|"
+    r"interview|access)\s+(?:requests?|inquiries)|for\s+comment|"
     r"(?:to|that\s+we)\s+(?:remove|delete|take\s+down|block|censor|restrict|ban|unlock|decrypt|shut\s+down|"
     r"suspend|close|disable|geo-?block|deactivate|unmask|store|keep|host|locali[sz]e|relocate|move))\b"
 )
@@ -301,9 +301,9 @@ _COMPANY_ACTOR = _rx(
     r"corp|llc|tech|maker|makers|developers?|social\s+media|search\s+engine)\b"
 )
 _BARE_SUBJECT_FILLER = _rx(r"\b(?:the|'s|s|and|or|too|also|itself|in|turn)\b|[,'’]")
+# A short fronted adverbial to skip when looking for the sentence's subject ("On Monday, ...").
 _FRONTED = _rx(r"^(?:[^,]{0,60}?,\s+)?")
 _FRONTED_OPENER = _rx(r"(?:in|on|at|after|following|last|this|since|earlier|today|meanwhile|however)\b")
-  # skip one short fronted adverbial ("On Monday, ...")
 _REPORTING = _rx(
     r"\b(?:said|says|told|announced|stated|confirmed|revealed|noted|added|explained|wrote|reported|"
     r"notified|informed|claimed|argued|insisted|that)\b|[—–]|\s-\s"
@@ -344,13 +344,14 @@ _MLAT_VERB = _rx(
     r"insist(?:s|ed|ing)?)\b"
 )
 _MLAT_CHANGE = _rx(r"\b(?:instead|no\s+longer|from\s+now\s+on|going\s+forward|henceforth|only)\b")
-_MLAT_HABIT = _rx(r"\b(?:always|has\s+long|have\s+long|continues?\s+to|as\s+usual|standard)\b")
+_MLAT_HABIT = _rx(r"\b(?:always|has\s+long|have\s+long|continues?\s+to|as\s+usual)\b")
 
+# Cheap prefilter: a sentence without any of these cannot match a rule.
 _TRIGGER = _rx(
-    r"n't|\b(?:paus|suspen|halt|stop|turn|freez|froze|ceas|discontinu|terminat|\bend|refus|declin|reject|\bden[iy]|"
-    r"withh|\bnot\b|n't|never|no\s+longer|hold|moratorium|resum|restart|reinstat|restor|recommenc|"
-    r"reviv|reopen|lift|again|mutual\s+legal|mlat|remov|rescind|revers|revok|drop|withdr|conclud|"
-    r"expired|over\b|cannot)"
+    r"n't|\b(?:paus|suspen|halt|stop|turn|freez|froze|ceas|discontinu|terminat|end|refus|declin|reject|"
+    r"den[iy]|withh|not\b|never|no\s+longer|hold|moratorium|resum|restart|reinstat|restor|recommenc|"
+    r"reviv|reopen|lift|again|once\s+more|anew|mutual\s+legal|mlat|remov|rescind|revers|revok|drop|"
+    r"withdr|conclud|expired|over\b|cannot)"
 )
 
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"',
@@ -372,7 +373,9 @@ def normalize(sentence: str) -> str:
     if _FANCY.search(sentence):
         sentence = sentence.translate(_QUOTES)
     sentence = sentence.replace('"', "")
-    return _WS.sub(" ", sentence).strip() if "  " in sentence or "\t" in sentence else sentence.strip()
+    if "  " in sentence or "\t" in sentence or "\n" in sentence or "\r" in sentence:
+        sentence = _WS.sub(" ", sentence)
+    return sentence.strip()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -905,6 +908,11 @@ def _again(sent: _Sentence) -> Iterator[Assertion]:
         if vg.negated or vg.never or sent.modal(vg, m.start()) or sent.denied(vg.start):
             continue
         verb = m.group(1).lower()
+        if vg.has(_BE) and verb.split()[0].endswith(("ed", "en")):
+            # "Requests from X are being processed again": the requests are the subject.
+            if _subject_window_qualifies(sent, cs, vg.start) and _REQUEST_WORD.search(s, cs, vg.start):
+                yield from _assert_all(LIFT, "again+handling", m.start(), sent.jurisdictions_in(cs, we))
+            continue
         if not _qualifies(s, verb, m.end(), we):
             continue
         if not _REQUEST_WORD.search(s, m.end(), we) and not vg.has(_FUTURE):
