@@ -72,6 +72,8 @@ class Daemon:
     # -- jobs ----------------------------------------------------------------------------------
 
     def _check_job(self, page_id: str) -> None:
+        if self.stop_event.is_set():
+            return  # queued behind a backlog when SIGTERM came: shutdown must not run it
         try:
             page = self.rt.config.page(page_id)
         except KeyError:
@@ -150,8 +152,11 @@ class Daemon:
         start = first_run(last_checked, spec["interval"], now)
         trigger = IntervalTrigger(seconds=spec["interval"], start_date=start,
                                   jitter=int(spec["jitter"]) or None, timezone=UTC)
+        # next_run_time explicitly: jobs added before scheduler.start() get their first run
+        # computed at start, and a start_date that passed meanwhile (building 10,000 jobs takes
+        # seconds) would skip a whole interval; a past next_run_time simply runs at once.
         self.scheduler.add_job(self._check_job, trigger, args=[page.id], id=_PAGE_PREFIX + page.id,
-                               name=page.id, replace_existing=True)
+                               name=page.id, replace_existing=True, next_run_time=start)
 
     def build_schedule(self) -> None:
         now = datetime.now(UTC)

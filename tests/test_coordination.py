@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -156,7 +156,6 @@ def test_three_daemons_share_fifty_pages_and_survive_a_kill(
     with store.session() as session:
         checks = list(session.exec(select(Check).order_by(Check.id)))  # type: ignore[arg-type]
     victim_pages = {pid for pid, _ in held}
-    held_until = {pid: until.timestamp() for pid, until in held}
 
     # 1. Never twice per interval: consecutive fetches of a page are most of an interval apart.
     for pid, times in hits.items():
@@ -176,7 +175,7 @@ def test_three_daemons_share_fifty_pages_and_survive_a_kill(
     assert len({c.worker for c in checks}) == 3, "the work was not shared by all three daemons"
 
     # 3. Every interval: once started, no page waits much more than an interval, except for a
-    #    live claim of a dead process (the injected ones, the victim's), which waits for its lease.
+    #    live claim of a dead process (the injected ones, the victim's), which lasts its lease.
     warm = t_start + 8
     for pid, times in hits.items():
         if pid in DEAD:
@@ -188,7 +187,9 @@ def test_three_daemons_share_fifty_pages_and_survive_a_kill(
                 continue
             limit = INTERVAL + SLACK
             if pid in victim_pages and a <= t_kill <= b:
-                assert b >= held_until[pid] - 0.05, f"{pid} re-checked while the dead victim's claim was live"
+                # At most the lease; on one host a survivor may see the holder's PID is gone and
+                # free the claim sooner (the injected other-host claims test the lease itself).
+                assert b > t_kill
                 limit = INTERVAL + LEASE + SLACK
             assert b - a <= limit, f"{pid}: {b - a:.1f}s without a check (from {a - t_start:.1f}s)"
         assert times[-1] >= t_end - INTERVAL - SLACK - 2, f"{pid}: not checked near the end"
@@ -321,3 +322,54 @@ def test_replay_gives_the_same_events_on_sqlite_and_postgresql(
         ("c", "pause_started", "RU", "stated"),
         ("c", "page_restored", None, None),
     ], typed
+
+
+def test_first_runs_already_due_at_start_are_not_pushed_back_an_interval(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building 10,000 jobs takes seconds; a first run that passed meanwhile must still happen."""
+    from monitor import daemon as daemon_module
+
+    config_path = write_config([{"id": f"p{i}", "url": f"http://127.0.0.1:9/{i}"} for i in range(5)], interval="1h")
+    daemon = daemon_module.Daemon(config_path, load_config(config_path))
+    monkeypatch.setattr(daemon_module, "first_run", lambda last, interval, now: now - timedelta(seconds=5))
+    try:
+        daemon.build_schedule()
+        daemon.scheduler.start(paused=True)
+        now = datetime.now(UTC)
+        runs = [job.next_run_time for job in daemon.scheduler.get_jobs() if job.id.startswith("page:")]
+        assert len(runs) == 5
+        assert all(run <= now for run in runs), runs
+    finally:
+        daemon.scheduler.shutdown(wait=False)
+        daemon.rt.close()
+
+
+def test_sigterm_drops_checks_still_queued_behind_a_backlog(server: PageServer, tmp_path: Path) -> None:
+    """60 slow pages on one host fall due at once; after SIGTERM only the checks in flight finish."""
+    pages = []
+    for i in range(60):
+        body = _body(i).encode()
+
+        def handler(request: BaseHTTPRequestHandler, body: bytes = body) -> None:
+            time.sleep(0.5)
+            request._send(200, body, "text/html; charset=utf-8", {})  # type: ignore[attr-defined]
+
+        server.set(f"/s{i}", handler=handler)
+        pages.append({"id": f"s{i}", "company": "Example", "url": server.url(f"/s{i}")})
+    config = tmp_path / "monitor.toml"
+    config.write_text(render_config(
+        {"database": f"sqlite:///{tmp_path / 'm.db'}", "allow_private_addresses": True, "interval": "1h",
+         "jitter": "0s", "timeout": 5, "deadline": 10, "retries": 0, "workers": 4}, pages))
+    proc = _spawn(config, tmp_path / "run.log")
+    time.sleep(8)  # by now every page is due and most are queued behind the host's one-at-a-time fetches
+    before = sum(len(v) for v in server.hit_times.values())
+    stopped = time.time()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    took = time.time() - stopped
+    after = sum(1 for times in server.hit_times.values() for t in times if t > stopped + 0.05)
+    log = (tmp_path / "run.log").read_text()
+    assert 5 <= before < 55, log
+    assert after <= 4, f"{after} checks started after SIGTERM"
+    assert took < 10, f"shutdown took {took:.1f}s"
