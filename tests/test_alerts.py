@@ -24,6 +24,7 @@ from monitor.models import Event, utcnow
 from monitor.pageserver import PageServer
 from tests.alert_receivers import SMTPReceiver, WebhookReceiver, free_port, wait_for
 from tests.conftest import ROOT, run_cli
+from tests.pg import db_url  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 PAUSE = "We have paused processing any data requests from, and related to, Hong Kong SAR."
 BEFORE = """<html><body><main>
@@ -113,10 +114,12 @@ def test_a_change_is_mailed_and_posted_with_a_readable_title_and_a_parseable_las
 
 
 def test_a_sink_that_is_down_gets_the_alert_exactly_once_after_it_comes_back(
-    server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any]
+    server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any],
+    db_url: str,  # noqa: F811  (the fixture imported above)
 ) -> None:
     port = free_port()  # nothing listens here yet: connection refused
-    config = write_config([_zoom(server)], alerts=[{"url": f"json://127.0.0.1:{port}/hook", "name": "late"}])
+    config = write_config([_zoom(server)], alerts=[{"url": f"json://127.0.0.1:{port}/hook", "name": "late"}],
+                          database=db_url)
     rt = runtime_for(config)
     _changed(server, rt)
     summary = deliver_pending(rt)
@@ -206,10 +209,12 @@ def test_a_failing_sink_does_not_delay_another(
 
 
 def test_two_processes_never_send_the_same_delivery(
-    server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any]
+    server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any],
+    db_url: str,  # noqa: F811  (the fixture imported above)
 ) -> None:
     with WebhookReceiver(delay=0.05) as hook:
-        config = write_config([_zoom(server)], alerts=[{"url": hook.url(), "name": f"hook{n}"} for n in range(3)])
+        config = write_config([_zoom(server)], alerts=[{"url": hook.url(), "name": f"hook{n}"} for n in range(3)],
+                              database=db_url)
         rt = runtime_for(config)
         page = rt.config.page("zoom-government-requests")
         text = BEFORE
