@@ -456,8 +456,10 @@ class Store:
             )
             session.add(check)
             # The start, not the end: intervals run start to start, so a slow check does not
-            # push the page's next claim (monitor.coordinate) later by its own duration.
-            page.last_checked_at = rec.started_at
+            # push the page's next claim (monitor.coordinate) later by its own duration. A
+            # re-extraction fetched nothing: it must not make the page look freshly checked.
+            if rec.status != "reextracted":
+                page.last_checked_at = rec.started_at
             page.last_status = check.status
             page.last_error = rec.error
             page.failures = rec.failures

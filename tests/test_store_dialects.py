@@ -283,3 +283,18 @@ def test_processes_starting_together_sync_the_same_pages(db_url: str) -> None:
     finally:
         for s in stores:
             s.close()
+
+
+def test_reextraction_does_not_make_a_page_look_freshly_checked(db_url: str) -> None:
+    """Claims skip pages checked within their interval; a re-extraction fetched nothing."""
+    store = Store(db_url)
+    try:
+        first = _rec("r", None, "v0", status="baseline")
+        first.started_at = first.finished_at = utcnow() - timedelta(hours=2)
+        store.record(first)
+        again = _rec("r", store.page_state("r").snapshot_id, "v0 re-extracted", status="reextracted")
+        store.record(again)
+        assert store.claim_info("r")[0] == first.started_at
+        assert store.claim_page("r", "w:1", lease_s=60, min_age_s=3600)
+    finally:
+        store.close()
