@@ -15,7 +15,9 @@ then checks; if the claim is still held after that, it reports the page as `busy
 from __future__ import annotations
 
 import contextlib
+import os
 import random
+import socket
 import time
 from datetime import datetime, timedelta
 
@@ -40,6 +42,35 @@ def min_age(interval: float, jitter: float) -> float:
     return FRESH_SHARE * max(interval - jitter, 0.0)
 
 
+def holder_is_dead(holder: str) -> bool:
+    """True for a claim by a process of this host that no longer exists (SIGKILLed, OOM-killed).
+
+    Its lease would otherwise block the page for minutes after a crash: a `check` right after
+    would wait and report it busy. Only same-host claims can be judged; a reused PID looks alive,
+    and then the lease decides, as for other hosts.
+    """
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: it exists, under another user
+        return False
+    return False
+
+
+def _claim(store: Store, page_id: str, worker: str, lease: float, min_age: float) -> bool:
+    if store.claim_page(page_id, worker, lease, min_age):
+        return True
+    _, holder, _ = store.claim_info(page_id)
+    if holder and holder != worker and holder_is_dead(holder):
+        store.release_claim(page_id, holder)  # conditional on the dead holder: no race with a live one
+        return store.claim_page(page_id, worker, lease, min_age)
+    return False
+
+
 def check_claimed(rt: Runtime, page: PageConfig, worker: str | None = None) -> CheckOutcome | None:
     """The daemon's check: claim (fresh pages and live claims refuse), check, release.
 
@@ -48,7 +79,7 @@ def check_claimed(rt: Runtime, page: PageConfig, worker: str | None = None) -> C
     worker = worker or worker_name()
     settings = rt.config.monitor
     age = min_age(rt.config.interval_of(page), rt.config.jitter_of(page))
-    if not rt.store.claim_page(page.id, worker, settings.lease, age):
+    if not _claim(rt.store, page.id, worker, settings.lease, age):
         return None
     return _check_and_release(rt, page, worker)
 
@@ -58,7 +89,7 @@ def check_now(rt: Runtime, page: PageConfig) -> CheckOutcome:
     worker = worker_name()
     settings = rt.config.monitor
     give_up = time.monotonic() + settings.deadline + settings.timeout
-    while not rt.store.claim_page(page.id, worker, settings.lease, 0.0):
+    while not _claim(rt.store, page.id, worker, settings.lease, 0.0):
         if time.monotonic() >= give_up:
             _, holder, until = rt.store.claim_info(page.id)
             return CheckOutcome(page.id, "busy", error=f"being checked by {holder or 'another process'}"
