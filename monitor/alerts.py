@@ -15,9 +15,10 @@ is due:
   skips that sink's other rows and defers them to the same retry time, so a sink that is down
   costs one timeout per pass and never delays the others.
 
-Delivery is at-least-once. The one edge: a process that dies after the receiver accepted a
+Delivery is at-least-once. The edges: a process that dies after the receiver accepted a
 message but before `sent` was committed leaves the row 'sending'; once its claim expires it is
-pending again and is sent a second time.
+pending again and is sent a second time. And a send that outlives its wall-clock bound is
+counted as failed and retried, although the stuck request may still reach the receiver.
 
 Webhook payloads: for `json://` (and `jsons://`) sinks Apprise's own payload
 (`version`, `title`, `message`, `type`, ...) is extended with the event object's fields at
@@ -153,44 +154,35 @@ def test_message(sink: AlertSink) -> Message:
 # -- sending -------------------------------------------------------------------------------------
 
 
-class _ErrorCapture(logging.Handler):
-    """Collects Apprise's warnings per thread: its plugins log why a send failed and return False."""
+class _ErrorCapture(logging.Filter):
+    """Apprise's plugins log why a send failed and return False. On the 'apprise' logger, this
+    filter takes those lines from the threads that are sending (they become the delivery's
+    error, logged once by us) and lets every other apprise line through."""
 
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.lines: dict[int, list[str]] = defaultdict(list)
-        self.lines_lock = threading.Lock()  # not `self.lock`: Handler.handle holds that one around emit
+        super().__init__()
+        self.local = threading.local()
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def filter(self, record: logging.LogRecord) -> bool:
+        lines: list[str] | None = getattr(self.local, "lines", None)
+        if lines is None:
+            return True
         text = record.getMessage().strip().splitlines()
-        if text:
-            with self.lines_lock:
-                self.lines[threading.get_ident()].append(text[0][:300])
+        if text and record.levelno >= logging.WARNING:
+            lines.append(text[0][:300])
+        return False
+
+    def start(self) -> None:
+        self.local.lines = []
 
     def take(self) -> list[str]:
-        with self.lines_lock:
-            return self.lines.pop(threading.get_ident(), [])
+        lines: list[str] = getattr(self.local, "lines", None) or []
+        self.local.lines = None
+        return lines
 
 
 _capture = _ErrorCapture()
-_capture_users = 0
-_capture_lock = threading.Lock()
-
-
-class _Capturing:
-    def __enter__(self) -> None:
-        global _capture_users
-        with _capture_lock:
-            if _capture_users == 0:
-                logging.getLogger("apprise").addHandler(_capture)
-            _capture_users += 1
-
-    def __exit__(self, *exc: object) -> None:
-        global _capture_users
-        with _capture_lock:
-            _capture_users -= 1
-            if _capture_users == 0:
-                logging.getLogger("apprise").removeHandler(_capture)
+logging.getLogger("apprise").addFilter(_capture)
 
 
 class SendError(Exception):
@@ -228,12 +220,13 @@ class Sender:
         result: dict[str, Any] = {}
 
         def run() -> None:
-            with _Capturing():
-                try:
-                    result["ok"] = self.plugin.notify(body=message.body, title=message.title,
-                                                      notify_type=notify_type, body_format=NotifyFormat.TEXT)
-                except Exception as exc:  # a plugin bug is this sink's failure, not the pass's
-                    result["error"] = f"{type(exc).__name__}: {exc}"
+            _capture.start()
+            try:
+                result["ok"] = self.plugin.notify(body=message.body, title=message.title,
+                                                  notify_type=notify_type, body_format=NotifyFormat.TEXT)
+            except Exception as exc:  # a plugin bug is this sink's failure, not the pass's
+                result["error"] = f"{type(exc).__name__}: {exc}"
+            finally:
                 result["log"] = _capture.take()
 
         # Socket timeouts bound each I/O; this bounds the whole send (DNS, TLS, slow drip).

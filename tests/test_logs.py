@@ -103,6 +103,7 @@ def test_under_journald_every_line_carries_its_syslog_priority(
     assert prio("event pause_started HK") == "<4>"  # warning
     assert prio("acme-guidelines: check failed") == "<4>"
     assert prio("alert delivery failed for good after 1 attempts: event #2") == "<3>"  # error
+    assert not [line for line in lines if " apprise: " in line]  # Apprise's own line is folded into ours
     # journald adds its own timestamp: the text after the prefix starts with the level.
     assert lines[0][3:].split(" ", 1)[0] in ("error", "warning", "info")
 
