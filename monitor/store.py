@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import socket
 import zlib
 from collections.abc import Iterator, Sequence
@@ -163,7 +164,8 @@ class Store:
         try:
             upgrade(self.engine)
         except OperationalError as exc:
-            raise StoreError(f"cannot prepare database {redact_url(self.url)}: {exc.orig}") from None
+            raise StoreError(f"cannot prepare database {redact_url(self.url)}: {exc.orig}{_space_hint(self.url)}"
+                             ) from None
         except MigrationError as exc:
             raise StoreError(f"{redact_url(self.url)}: {exc}") from None
 
@@ -568,6 +570,22 @@ class Store:
                 .values(status="pending", next_attempt_at=now, created_at=now, claimed_by=None, claim_expires=None)
             )
             return int(result.rowcount or 0)
+
+
+def _space_hint(url: str) -> str:
+    """SQLite says only "disk I/O error" or "unable to open database file" when it cannot create
+    its -wal/-shm files: on a full disk, or a read-only file system. Say which."""
+    if not url.startswith("sqlite:///"):
+        return ""
+    folder = Path(url.split("///", 1)[1]).parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return " (the file system holding the database is mounted read-only)"
+        if shutil.disk_usage(folder).free < 64 * 1024:
+            return " (no space left on the device holding the database)"
+    except OSError:
+        return ""
+    return "" if os.access(folder, os.W_OK) else " (its folder is not writable)"
 
 
 def redact_url(url: str) -> str:
