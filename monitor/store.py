@@ -206,20 +206,23 @@ class Store:
             session.commit()
 
     def page_state(self, page_id: str) -> PageState:
-        with self.session() as session:
-            page = session.get(Page, page_id)
-            snap = session.exec(
-                select(Snapshot.id, Snapshot.text_hash, Snapshot.raw_hash, Snapshot.extract_sig)
-                .where(Snapshot.page_id == page_id)
-                .order_by(Snapshot.id.desc())  # type: ignore[union-attr]
-                .limit(1)
+        # Core, not the ORM: this runs before every check of every page.
+        page_t, snap_t = Page.__table__.c, Snapshot.__table__.c  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            page = conn.execute(
+                select(page_t.etag, page_t.last_modified, page_t.failures, page_t.gone, page_t.pending_hash,
+                       page_t.last_checked_at).where(page_t.id == page_id)
+            ).first()
+            snap = conn.execute(
+                select(snap_t.id, snap_t.text_hash, snap_t.raw_hash, snap_t.extract_sig)
+                .where(snap_t.page_id == page_id).order_by(snap_t.id.desc()).limit(1)
             ).first()
         return PageState(
             page_id=page_id,
             etag=page.etag if page else None,
             last_modified=page.last_modified if page else None,
             failures=page.failures if page else 0,
-            gone=page.gone if page else False,
+            gone=bool(page.gone) if page else False,
             pending_hash=page.pending_hash if page else None,
             last_checked_at=page.last_checked_at if page else None,
             snapshot_id=snap[0] if snap else None,
@@ -360,18 +363,23 @@ class Store:
             raise StoreError(f"cannot record check of {rec.page_id}: {exc.orig}") from None
 
     def _record(self, rec: CheckRecord) -> Recorded:
-        with self.session() as session:
+        # SQLAlchemy Core rather than ORM units of work: every check of every page ends here,
+        # and the ORM's bookkeeping cost more than the statements themselves.
+        me = worker_name()
+        page_t = Page.__table__  # type: ignore[attr-defined]
+        snap_t = Snapshot.__table__  # type: ignore[attr-defined]
+        raw_t = RawBody.__table__  # type: ignore[attr-defined]
+        lock_page = select(page_t.c.gone, page_t.c.claimed_by).where(page_t.c.id == rec.page_id).with_for_update()
+        with self.engine.begin() as conn:
             # The page row lock serializes every writer of this page's history (other
             # processes included); the latest-snapshot check below then sees their commits.
-            page = session.exec(select(Page).where(Page.id == rec.page_id).with_for_update()).first()
+            page = conn.execute(lock_page).first()
             if page is None:
-                session.execute(self._insert(Page).values(
+                conn.execute(self._insert(page_t).values(
                     id=rec.page_id, company=rec.company, url=rec.url, failures=0, gone=False,
                 ).on_conflict_do_nothing())
-                page = session.exec(select(Page).where(Page.id == rec.page_id).with_for_update()).one()
-            latest = session.exec(
-                select(func.max(Snapshot.id)).where(Snapshot.page_id == rec.page_id)
-            ).one()
+                page = conn.execute(lock_page).one()
+            latest = conn.execute(select(func.max(snap_t.c.id)).where(snap_t.c.page_id == rec.page_id)).scalar()
             version, raced = rec.version, False
             if version is not None and latest != rec.previous_snapshot_id:
                 # Another process recorded a version since we read; ours is stale. Keep the
@@ -384,99 +392,63 @@ class Store:
             # transition since this check read the state, it already has its event.
             stale = "page_gone" if page.gone else "page_restored"
             drafts = [d for d in rec.events if d.kind != stale]
+            page_values: dict[str, Any] = {}
             if version is not None:
-                if version.raw is not None and version.raw_hash and session.get(RawBody, version.raw_hash) is None:
+                if version.raw is not None and version.raw_hash and conn.execute(
+                    select(raw_t.c.hash).where(raw_t.c.hash == version.raw_hash)
+                ).first() is None:
                     # Another page (another process) may store the same body right now: no conflict.
-                    session.execute(self._insert(RawBody).values(
-                        hash=version.raw_hash,
-                        content_type=version.content_type,
-                        size=len(version.raw),
-                        data=zlib.compress(version.raw, 6),
-                        created_at=utcnow(),
+                    conn.execute(self._insert(raw_t).values(
+                        hash=version.raw_hash, content_type=version.content_type, size=len(version.raw),
+                        data=zlib.compress(version.raw, 6), created_at=utcnow(),
                     ).on_conflict_do_nothing())
-                snap = Snapshot(
-                    page_id=rec.page_id,
-                    created_at=rec.finished_at,
-                    text_hash=version.text_hash,
-                    text=version.text,
-                    raw_hash=version.raw_hash,
-                    extract_sig=version.extract_sig,
-                    origin=version.origin,
-                )
-                session.add(snap)
-                session.flush()
-                snapshot_id = snap.id
+                snapshot_id = _insert_id(conn, snap_t, {
+                    "page_id": rec.page_id, "created_at": rec.finished_at, "text_hash": version.text_hash,
+                    "text": version.text, "raw_hash": version.raw_hash, "extract_sig": version.extract_sig,
+                    "origin": version.origin,
+                })
             if not raced and (snapshot_id is not None or drafts):
                 if snapshot_id is not None and rec.status == "changed":
-                    change = Change(
-                        page_id=rec.page_id,
-                        snapshot_id=snapshot_id,
-                        previous_snapshot_id=rec.previous_snapshot_id,
-                        detected_at=rec.finished_at,
-                        added=rec.added,
-                        removed=rec.removed,
-                        first_line=rec.first_line[:1000],
-                    )
-                    session.add(change)
-                    session.flush()
-                    change_id = change.id
-                    page.last_change_at = rec.finished_at
+                    change_id = _insert_id(conn, Change.__table__, {  # type: ignore[attr-defined]
+                        "page_id": rec.page_id, "snapshot_id": snapshot_id,
+                        "previous_snapshot_id": rec.previous_snapshot_id, "detected_at": rec.finished_at,
+                        "added": rec.added, "removed": rec.removed, "first_line": rec.first_line[:1000],
+                    })
+                    page_values["last_change_at"] = rec.finished_at
                 for draft in drafts:
-                    ev = Event(
-                        page_id=rec.page_id,
-                        change_id=change_id,
-                        company=rec.company,
-                        url=rec.url,
-                        kind=draft.kind,
-                        jurisdiction=draft.jurisdiction,
-                        quote=draft.quote,
-                        evidence=draft.evidence,
-                        rule=draft.rule,
-                        detected_at=rec.finished_at,
-                        snapshot_id=snapshot_id if change_id else (snapshot_id or rec.previous_snapshot_id),
-                        previous_snapshot_id=rec.previous_snapshot_id if change_id else None,
-                    )
-                    session.add(ev)
-                    session.flush()
-                    assert ev.id is not None
-                    event_ids.append(ev.id)
-                    for sink in rec.sinks:
-                        if sink.wants(draft.kind):
-                            session.add(
-                                Delivery(event_id=ev.id, sink=sink.key, next_attempt_at=rec.finished_at)
-                            )
-            check = Check(
-                page_id=rec.page_id,
-                started_at=rec.started_at,
-                finished_at=rec.finished_at,
-                status="raced" if raced else rec.status,
-                http_status=rec.http_status,
-                error=rec.error,
-                duration_ms=int((rec.finished_at - rec.started_at).total_seconds() * 1000),
-                snapshot_id=snapshot_id,
-                worker=worker_name(),
-            )
-            session.add(check)
+                    event_id = _insert_id(conn, Event.__table__, {  # type: ignore[attr-defined]
+                        "page_id": rec.page_id, "change_id": change_id, "company": rec.company, "url": rec.url,
+                        "kind": draft.kind, "jurisdiction": draft.jurisdiction, "quote": draft.quote,
+                        "evidence": draft.evidence, "rule": draft.rule, "detected_at": rec.finished_at,
+                        "snapshot_id": snapshot_id if change_id else (snapshot_id or rec.previous_snapshot_id),
+                        "previous_snapshot_id": rec.previous_snapshot_id if change_id else None,
+                    })
+                    event_ids.append(event_id)
+                    rows = [{"event_id": event_id, "sink": sink.key, "status": "pending", "attempts": 0,
+                             "created_at": rec.finished_at, "next_attempt_at": rec.finished_at}
+                            for sink in rec.sinks if sink.wants(draft.kind)]
+                    if rows:
+                        conn.execute(Delivery.__table__.insert(), rows)  # type: ignore[attr-defined]
+            status = "raced" if raced else rec.status
+            check_id = _insert_id(conn, Check.__table__, {  # type: ignore[attr-defined]
+                "page_id": rec.page_id, "started_at": rec.started_at, "finished_at": rec.finished_at,
+                "status": status, "http_status": rec.http_status, "error": rec.error,
+                "duration_ms": int((rec.finished_at - rec.started_at).total_seconds() * 1000),
+                "snapshot_id": snapshot_id, "worker": me,
+            })
             # The start, not the end: intervals run start to start, so a slow check does not
             # push the page's next claim (monitor.coordinate) later by its own duration. A
             # re-extraction fetched nothing: it must not make the page look freshly checked.
             if rec.status != "reextracted":
-                page.last_checked_at = rec.started_at
-            page.last_status = check.status
-            page.last_error = rec.error
-            page.failures = rec.failures
-            page.gone = rec.gone
-            page.pending_hash = rec.pending_hash
+                page_values["last_checked_at"] = rec.started_at
+            page_values.update(last_status=status, last_error=rec.error, failures=rec.failures, gone=rec.gone,
+                               pending_hash=rec.pending_hash, company=rec.company, url=rec.url)
             if not rec.keep_validators:
-                page.etag, page.last_modified = rec.etag, rec.last_modified
-            page.company, page.url = rec.company, rec.url
-            if page.claimed_by == worker_name():
-                page.claimed_by = page.claim_expires = None  # checked: free for the next interval
-            session.add(page)
-            session.flush()
-            assert check.id is not None
-            session.commit()
-            return Recorded(check.id, snapshot_id, change_id, event_ids, raced)
+                page_values.update(etag=rec.etag, last_modified=rec.last_modified)
+            if page.claimed_by == me:
+                page_values.update(claimed_by=None, claim_expires=None)  # checked: free for the next interval
+            conn.execute(update(page_t).where(page_t.c.id == rec.page_id).values(**page_values))
+            return Recorded(check_id, snapshot_id, change_id, event_ids, raced)
 
     # -- outbox (alerts) -----------------------------------------------------------------------
     # A row is pending -> sending (claimed by one worker until claim_expires) -> sent, or back
@@ -586,6 +558,11 @@ def _space_hint(url: str) -> str:
     except OSError:
         return ""
     return "" if os.access(folder, os.W_OK) else " (its folder is not writable)"
+
+
+def _insert_id(conn: Any, table: Any, values: dict[str, Any]) -> int:
+    """INSERT one row and return its generated primary key (SQLite and PostgreSQL alike)."""
+    return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
 
 
 def redact_url(url: str) -> str:
