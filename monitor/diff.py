@@ -254,8 +254,10 @@ def unified(ops: list[Op], *, color: bool = False, context: int = 3, labels: tup
         else:
             if color:
                 words = row.words()
-                old = "".join(paint(_REV_RED, t) + _RED if tag == DELETE else t for tag, t in words if tag != INSERT)
-                new = "".join(paint(_REV_GREEN, t) + _GREEN if tag == INSERT else t for tag, t in words if tag != DELETE)
+                old = "".join(paint(_REV_RED, t) + _RED if tag == DELETE else t
+                              for tag, t in words if tag != INSERT)
+                new = "".join(paint(_REV_GREEN, t) + _GREEN if tag == INSERT else t
+                              for tag, t in words if tag != DELETE)
                 out.append(f"{_RED}- {old}{_RESET}")
                 pending_adds.append(f"{_GREEN}+ {new}{_RESET}")
             else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import heapq
 import ipaddress
 import logging
 import random
@@ -119,6 +120,56 @@ class _Context:
             self.expired = True
             for sock in self.sockets:
                 _shutdown(sock)
+
+
+class _DeadlineWatcher:
+    """One thread that fires expired fetch deadlines (a threading.Timer per fetch would
+    start a thread per request, which costs more than the 304 it guards)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int]] = []
+        self._actions: dict[int, Callable[[], None]] = {}  # live (not yet cancelled or fired)
+        self._cond = threading.Condition()
+        self._counter = 0
+        self._thread: threading.Thread | None = None
+
+    def add(self, when: float, action: Callable[[], None]) -> int:
+        with self._cond:
+            self._counter += 1
+            self._actions[self._counter] = action
+            heapq.heappush(self._heap, (when, self._counter))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="fetch-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+            return self._counter
+
+    def cancel(self, token: int) -> None:
+        with self._cond:
+            self._actions.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][1] not in self._actions:
+                    heapq.heappop(self._heap)  # cancelled
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                when, token = self._heap[0]
+                delay = when - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+                action = self._actions.pop(token)
+            try:
+                action()
+            except Exception:  # a failing shutdown must not stop the watcher
+                log.debug("deadline action failed", exc_info=True)
+
+
+_DEADLINES = _DeadlineWatcher()
 
 
 def _shutdown(sock: socket.socket) -> None:
@@ -371,9 +422,7 @@ class Fetcher:
         ctx = _Context(self.policy, self.resolver)
         _local.ctx = ctx
         remaining = deadline - time.monotonic()
-        timer = threading.Timer(max(remaining, 0.001), ctx.expire)
-        timer.daemon = True
-        timer.start()
+        timer = _DEADLINES.add(time.monotonic() + max(remaining, 0.001), ctx.expire)
         try:
             return self._follow(url, etag, last_modified, deadline)
         except FetchError:
@@ -394,7 +443,7 @@ class Fetcher:
                 raise FetchError("deadline exceeded") from None
             raise FetchError(f"connection failed: {_short(exc)}", retryable=True) from None
         finally:
-            timer.cancel()
+            _DEADLINES.cancel(timer)
             _local.ctx = None
 
     def _follow(self, url: str, etag: str | None, last_modified: str | None, deadline: float) -> FetchResult:
@@ -411,6 +460,7 @@ class Fetcher:
             seen.append(url)
             timeout = (self.policy.timeout, self.policy.timeout)
             response = self.session.get(url, headers=headers, stream=True, allow_redirects=False, timeout=timeout)
+            reusable = False
             try:
                 if response.is_redirect:
                     location = response.headers.get("Location", "")
@@ -421,9 +471,16 @@ class Fetcher:
                     if url in seen:
                         raise FetchError(f"redirect loop at {url[:200]}", http_status=response.status_code)
                     continue
-                return self._finish(url, response, deadline)
+                result = self._finish(url, response, deadline)
+                # The body was read to its end (or there is none, as for 304): the connection
+                # can serve the next request to this host. Anything else is closed.
+                reusable = True
+                return result
             finally:
-                response.close()
+                if reusable:
+                    response.raw.release_conn()
+                else:
+                    response.close()
         raise FetchError(f"too many redirects (more than {self.policy.max_redirects})")
 
     def _finish(self, url: str, response: requests.Response, deadline: float) -> FetchResult:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import case, delete, func, or_, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -370,6 +370,8 @@ class Store:
         snap_t = Snapshot.__table__  # type: ignore[attr-defined]
         raw_t = RawBody.__table__  # type: ignore[attr-defined]
         lock_page = select(page_t.c.gone, page_t.c.claimed_by).where(page_t.c.id == rec.page_id).with_for_update()
+        if rec.version is None and not rec.events:
+            return self._record_check_only(rec, me)
         with self.engine.begin() as conn:
             # The page row lock serializes every writer of this page's history (other
             # processes included); the latest-snapshot check below then sees their commits.
@@ -449,6 +451,36 @@ class Store:
                 page_values.update(claimed_by=None, claim_expires=None)  # checked: free for the next interval
             conn.execute(update(page_t).where(page_t.c.id == rec.page_id).values(**page_values))
             return Recorded(check_id, snapshot_id, change_id, event_ids, raced)
+
+    def _record_check_only(self, rec: CheckRecord, me: str) -> Recorded:
+        """The common case, nothing new to store: one check row and the page's state, no reads."""
+        page_t = Page.__table__  # type: ignore[attr-defined]
+        values: dict[str, Any] = {
+            "last_status": rec.status, "last_error": rec.error, "failures": rec.failures, "gone": rec.gone,
+            "pending_hash": rec.pending_hash, "company": rec.company, "url": rec.url,
+            # checked: the claim (if ours) is free for the next interval
+            "claimed_by": case((page_t.c.claimed_by == me, None), else_=page_t.c.claimed_by),
+            "claim_expires": case((page_t.c.claimed_by == me, None), else_=page_t.c.claim_expires),
+        }
+        if rec.status != "reextracted":
+            values["last_checked_at"] = rec.started_at
+        if not rec.keep_validators:
+            values.update(etag=rec.etag, last_modified=rec.last_modified)
+        with self.engine.begin() as conn:
+            updated = conn.execute(update(page_t).where(page_t.c.id == rec.page_id).values(**values)).rowcount
+            if updated == 0:
+                conn.execute(self._insert(page_t).values(
+                    id=rec.page_id, company=rec.company, url=rec.url, failures=rec.failures, gone=rec.gone,
+                    last_status=rec.status, last_error=rec.error, etag=rec.etag, last_modified=rec.last_modified,
+                    last_checked_at=rec.started_at,
+                ).on_conflict_do_nothing())
+            check_id = _insert_id(conn, Check.__table__, {  # type: ignore[attr-defined]
+                "page_id": rec.page_id, "started_at": rec.started_at, "finished_at": rec.finished_at,
+                "status": rec.status, "http_status": rec.http_status, "error": rec.error,
+                "duration_ms": int((rec.finished_at - rec.started_at).total_seconds() * 1000),
+                "snapshot_id": None, "worker": me,
+            })
+        return Recorded(check_id)
 
     # -- outbox (alerts) -----------------------------------------------------------------------
     # A row is pending -> sending (claimed by one worker until claim_expires) -> sent, or back
