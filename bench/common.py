@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing import Event, Process
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.request import urlopen
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_VENV = ROOT / "bench" / ".peer-venv"
-_WORDS = ("government law enforcement request data user account disclose legal process valid court order "
-          "emergency review policy transparency report country jurisdiction respond notify require").split()
+_WORDS = [
+    "government", "law", "enforcement", "request", "data", "user", "account", "disclose", "legal", "process",
+    "valid", "court", "order", "emergency", "review", "policy", "transparency", "report", "country",
+    "jurisdiction", "respond", "notify", "require",
+]
 
 
 def page_paragraphs(index: int, size: int) -> list[str]:
@@ -40,7 +43,7 @@ class _State:
     mode = "unchanged"  # unchanged | noisy | changing
     round = 0
     counter = 0
-    pages: list[list[str]] = []
+    pages: ClassVar[list[list[str]]] = []
 
 
 def render(index: int, state: type[_State]) -> bytes:

@@ -40,7 +40,7 @@ def test_random_edits_reconstruct_both_sides(seed: int) -> None:
         op = rng.random()
         pos = rng.randint(0, len(new))
         if op < 0.4:
-            new.insert(pos, rng.choice(vocab + ["fresh"]))
+            new.insert(pos, rng.choice([*vocab, "fresh"]))
         elif op < 0.8 and new:
             new.pop(min(pos, len(new) - 1))
         elif new:
