@@ -15,10 +15,12 @@ import os
 import random
 import signal
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -68,6 +70,12 @@ class Daemon:
         self.started_at = datetime.now(UTC)
         self.last_change: str | None = None
         self._report_lock = threading.Lock()
+        # APScheduler warns once per skipped run; under overload that is a line per page per
+        # interval. We count skips and say it once a minute instead.
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+        self._skipped = 0
+        self._skipped_since = time.monotonic()
+        self.scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -96,6 +104,17 @@ class Daemon:
             self.last_change = f"{page_id} at {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
             self._deliver()
             self._rebuild_report()
+
+    def _on_skipped(self, event: JobSubmissionEvent) -> None:
+        if not str(event.job_id).startswith(_PAGE_PREFIX):
+            return
+        self._skipped += 1
+        elapsed = time.monotonic() - self._skipped_since
+        if elapsed >= 60:
+            log.warning("%d page checks skipped in the last %.0fs because the previous check of the same page "
+                        "was still running: too few workers (%d) for these intervals, or slow servers",
+                        self._skipped, elapsed, self.rt.config.monitor.workers)
+            self._skipped, self._skipped_since = 0, time.monotonic()
 
     def _reaim(self, page: PageConfig) -> None:
         """Next try when the page falls due (or its claim lapses), in phase with its real last check."""
