@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -92,3 +94,26 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
 
 def config_of(path: Path) -> Config:
     return load_config(path)
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05) -> bool:
+    """Poll until `predicate()` is true or `timeout` seconds pass; the final answer either way."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def count_checks(db: Path, page: str | None = None) -> int:
+    """Check rows in a SQLite database another process is writing (0 before it exists)."""
+    try:
+        con = sqlite3.connect(db, timeout=30)
+        try:
+            query = 'SELECT count(*) FROM "check"' + (" WHERE page_id = ?" if page else "")
+            return int(con.execute(query, (page,) if page else ()).fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.OperationalError:
+        return 0

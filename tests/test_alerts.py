@@ -22,8 +22,8 @@ from monitor.alerts import BACKOFF_FIRST, BACKOFF_MAX, backoff, deliver_pending,
 from monitor.check import check_page
 from monitor.models import Event, utcnow
 from monitor.pageserver import PageServer
-from tests.alert_receivers import SMTPReceiver, WebhookReceiver, free_port, wait_for
-from tests.conftest import ROOT, run_cli
+from tests.alert_receivers import SMTPReceiver, WebhookReceiver, free_port
+from tests.conftest import ROOT, run_cli, wait_for
 from tests.pg import db_url  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 PAUSE = "We have paused processing any data requests from, and related to, Hong Kong SAR."

@@ -12,8 +12,8 @@ from pathlib import Path
 import lxml.html
 
 from monitor.pageserver import PageServer
-from tests.alert_receivers import WebhookReceiver, wait_for
-from tests.conftest import ROOT
+from tests.alert_receivers import WebhookReceiver
+from tests.conftest import ROOT, wait_for
 
 PAUSE = "We have paused processing any data requests from, and related to, Hong Kong SAR."
 PAGE = "<html><body><main><h1>Government requests</h1><p>We review every request.</p>{extra}</main></body></html>"

@@ -15,7 +15,7 @@ from typing import Any
 
 from monitor.daemon import first_run
 from monitor.pageserver import PageServer
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, count_checks, run_cli, wait_for
 
 
 def test_first_run_follows_the_last_check() -> None:
@@ -36,26 +36,6 @@ def _start(config: Path, env: dict[str, str] | None = None) -> subprocess.Popen[
                             env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
-
-
-def _checks(db: Path, page: str | None = None) -> int:
-    con = sqlite3.connect(db, timeout=30)
-    try:
-        query = "SELECT count(*) FROM \"check\"" + (" WHERE page_id = ?" if page else "")
-        return int(con.execute(query, (page,) if page else ()).fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        con.close()
-
-
 def _stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 45) -> str:
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=timeout)
@@ -71,16 +51,16 @@ def test_run_checks_reloads_and_stops(server: PageServer, write_config: Callable
     db = tmp_path / "monitor.db"
     proc = _start(config)
     try:
-        assert _wait(lambda: _checks(db, "a") >= 2, 30), "page a was not checked on its 2 s interval"
+        assert wait_for(lambda: count_checks(db, "a") >= 2, 30), "page a was not checked on its 2 s interval"
         # Reload with a broken config: the old one keeps running.
         config.write_text(config.read_text() + "\n[[pages]]\nid = \"BAD ID\"\n")
         proc.send_signal(signal.SIGHUP)
-        before = _checks(db, "a")
-        assert _wait(lambda: _checks(db, "a") > before, 15)
+        before = count_checks(db, "a")
+        assert wait_for(lambda: count_checks(db, "a") > before, 15)
         # Reload with a new page: it is scheduled without a restart.
         write_config([*pages, {"id": "b", "url": server.url("/b"), "interval": "2s"}])
         proc.send_signal(signal.SIGHUP)
-        assert _wait(lambda: _checks(db, "b") >= 1, 20), "page b added by SIGHUP was never checked"
+        assert wait_for(lambda: count_checks(db, "b") >= 1, 20), "page b added by SIGHUP was never checked"
     finally:
         out = _stop(proc)
     assert proc.returncode == 0, out
@@ -98,12 +78,12 @@ def test_restart_resumes_the_schedule(server: PageServer, write_config: Callable
     db = tmp_path / "monitor.db"
     proc = _start(config)
     try:
-        assert _wait(lambda: _checks(db, "new") >= 1, 20), "a never-checked page must be checked within seconds"
+        assert wait_for(lambda: count_checks(db, "new") >= 1, 20), "a never-checked page must be checked within seconds"
         time.sleep(2)
     finally:
         out = _stop(proc)
     assert proc.returncode == 0, out
-    assert _checks(db, "old") == 1, "a page checked a moment ago must not be re-checked on restart"
+    assert count_checks(db, "old") == 1, "a page checked a moment ago must not be re-checked on restart"
 
 
 def test_sigterm_during_a_check_leaves_a_consistent_database(
@@ -125,7 +105,7 @@ def test_sigterm_during_a_check_leaves_a_consistent_database(
                            {"id": "fast", "url": server.url("/fast"), "interval": "1h"}])
     db = tmp_path / "monitor.db"
     proc = _start(config)
-    assert _wait(lambda: server.hits.get("/slow", 0) >= 1, 20)
+    assert wait_for(lambda: server.hits.get("/slow", 0) >= 1, 20)
     time.sleep(0.5)  # mid-body
     started = time.monotonic()
     out = _stop(proc)

@@ -7,7 +7,6 @@ import itertools
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from monitor.pageserver import PageServer
-from tests.conftest import ROOT
+from tests.conftest import ROOT, count_checks, wait_for
 
 WATCHDOG_USEC = 2_000_000  # WatchdogSec=2: pets are due every second
 
@@ -56,26 +55,6 @@ class NotifyListener:
         self.sock.close()
 
 
-def _wait(predicate: Callable[[], object], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
-
-
-def _checks(db: Path) -> int:
-    try:
-        con = sqlite3.connect(db, timeout=30)
-        try:
-            return int(con.execute('SELECT count(*) FROM "check"').fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.OperationalError:
-        return 0
-
-
 def test_run_speaks_sd_notify(server: PageServer, write_config: Callable[..., Path], tmp_path: Path) -> None:
     server.set("/a", "<p>alpha</p>")
     server.set("/b", "<p>beta</p>")
@@ -90,7 +69,7 @@ def test_run_speaks_sd_notify(server: PageServer, write_config: Callable[..., Pa
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert _wait(lambda: listener.with_key("READY", "1"), 30), listener.messages
+        assert wait_for(lambda: listener.with_key("READY", "1"), 30), listener.messages
         ready_at, ready = listener.with_key("READY", "1")[0]
         # READY comes once the schedule exists: it reports the scheduled pages.
         assert ready.get("STATUS", "").startswith("2 pages, "), ready
@@ -109,7 +88,7 @@ def test_run_speaks_sd_notify(server: PageServer, write_config: Callable[..., Pa
         # SIGHUP: RELOADING=1 (with MONOTONIC_USEC), then READY=1 again.
         hup = time.monotonic()
         proc.send_signal(signal.SIGHUP)
-        assert _wait(lambda: listener.with_key("READY", "1", after=hup), 15), listener.messages[-5:]
+        assert wait_for(lambda: listener.with_key("READY", "1", after=hup), 15), listener.messages[-5:]
         reloading = listener.with_key("RELOADING", "1", after=hup)
         assert len(reloading) == 1 and int(reloading[0][1]["MONOTONIC_USEC"]) > 0
         assert reloading[0][0] <= listener.with_key("READY", "1", after=hup)[0][0]
@@ -119,9 +98,9 @@ def test_run_speaks_sd_notify(server: PageServer, write_config: Callable[..., Pa
         config.write_text(good + "\n[[pages]]\nid = \"Not Valid\"\nurl = \"ftp://x\"\ncompany = \"X\"\n")
         hup = time.monotonic()
         proc.send_signal(signal.SIGHUP)
-        assert _wait(lambda: listener.with_key("READY", "1", after=hup), 15)
-        before = _checks(db)
-        assert _wait(lambda: _checks(db) >= before + 2, 15), "checks stopped after a refused reload"
+        assert wait_for(lambda: listener.with_key("READY", "1", after=hup), 15)
+        before = count_checks(db)
+        assert wait_for(lambda: count_checks(db) >= before + 2, 15), "checks stopped after a refused reload"
         assert proc.poll() is None
     finally:
         term = time.monotonic()

@@ -29,7 +29,7 @@ from monitor.config import load_config
 from monitor.fetch import Fetcher, policy_from_settings
 from monitor.pageserver import PageServer
 from tests import hostile
-from tests.conftest import ROOT, render_config
+from tests.conftest import ROOT, render_config, wait_for
 
 SETTINGS = {
     "database": "sqlite:///monitor.db",
@@ -321,10 +321,10 @@ def test_daemon_survives_hostile_servers_and_keeps_checking(
         return lambda: (lambda c: all(c.get(n, 0) >= times for n in names))(checks())
 
     try:
-        assert _wait(every_page_checked(1), 90), f"not every page was checked: {checks()}"
+        assert wait_for(every_page_checked(1), 90), f"not every page was checked: {checks()}"
         warm_rss = vm_kib(proc.pid)
         first = checks()
-        assert _wait(every_page_checked(4), 150), f"pages stopped being checked: {checks()}"
+        assert wait_for(every_page_checked(4), 150), f"pages stopped being checked: {checks()}"
         assert proc.poll() is None, "the daemon died"
         end_rss = vm_kib(proc.pid)
         fds = open_fds(proc.pid)
@@ -355,12 +355,3 @@ def test_daemon_survives_hostile_servers_and_keeps_checking(
         con.close()
     for name in failed:
         assert f"{name}: check failed: " in log
-
-
-def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
