@@ -17,10 +17,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, update
+from sqlalchemy import bindparam, case, delete, func, or_, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -197,26 +198,25 @@ class Store:
                    for p in pages if p.id not in existing]
             if new:
                 # Several processes starting on one empty database insert the same pages:
-                # whoever comes second skips the rows the first one made.
-                session.execute(self._insert(Page).values(new).on_conflict_do_nothing())
+                # whoever comes second skips the rows the first one made. executemany, not
+                # one multi-VALUES statement: 10,000 pages would compile 50,000 parameters.
+                session.execute(self._insert(Page).on_conflict_do_nothing(), new)
             for page in pages:
                 if page.id in existing and existing[page.id] != (page.company, page.url):
                     session.execute(update(Page).where(Page.id == page.id)  # type: ignore[arg-type]
                                     .values(company=page.company, url=page.url))
             session.commit()
 
-    def page_state(self, page_id: str) -> PageState:
-        # Core, not the ORM: this runs before every check of every page.
-        page_t, snap_t = Page.__table__.c, Snapshot.__table__.c  # type: ignore[attr-defined]
+    def last_checked(self) -> dict[str, datetime | None]:
+        """Every page's last check (start), for the daemon's schedule: no ORM objects for 10,000 rows."""
         with self.engine.connect() as conn:
-            page = conn.execute(
-                select(page_t.etag, page_t.last_modified, page_t.failures, page_t.gone, page_t.pending_hash,
-                       page_t.last_checked_at).where(page_t.id == page_id)
-            ).first()
-            snap = conn.execute(
-                select(snap_t.id, snap_t.text_hash, snap_t.raw_hash, snap_t.extract_sig)
-                .where(snap_t.page_id == page_id).order_by(snap_t.id.desc()).limit(1)
-            ).first()
+            return {row[0]: row[1] for row in conn.execute(select(Page.id, Page.last_checked_at))}
+
+    def page_state(self, page_id: str) -> PageState:
+        # Core with prebuilt statements, not the ORM: this runs before every check of every page.
+        with self.engine.connect() as conn:
+            page = conn.execute(_PAGE_STATE, {"b_id": page_id}).first()
+            snap = conn.execute(_LATEST_SNAPSHOT, {"b_id": page_id}).first()
         return PageState(
             page_id=page_id,
             etag=page.etag if page else None,
@@ -454,32 +454,29 @@ class Store:
 
     def _record_check_only(self, rec: CheckRecord, me: str) -> Recorded:
         """The common case, nothing new to store: one check row and the page's state, no reads."""
-        page_t = Page.__table__  # type: ignore[attr-defined]
         values: dict[str, Any] = {
-            "last_status": rec.status, "last_error": rec.error, "failures": rec.failures, "gone": rec.gone,
-            "pending_hash": rec.pending_hash, "company": rec.company, "url": rec.url,
-            # checked: the claim (if ours) is free for the next interval
-            "claimed_by": case((page_t.c.claimed_by == me, None), else_=page_t.c.claimed_by),
-            "claim_expires": case((page_t.c.claimed_by == me, None), else_=page_t.c.claim_expires),
+            "b_last_status": rec.status, "b_last_error": rec.error, "b_failures": rec.failures, "b_gone": rec.gone,
+            "b_pending_hash": rec.pending_hash, "b_company": rec.company, "b_url": rec.url, "b_me": me,
+            "b_id": rec.page_id,
         }
         if rec.status != "reextracted":
-            values["last_checked_at"] = rec.started_at
+            values["b_last_checked_at"] = rec.started_at
         if not rec.keep_validators:
-            values.update(etag=rec.etag, last_modified=rec.last_modified)
+            values.update(b_etag=rec.etag, b_last_modified=rec.last_modified)
         with self.engine.begin() as conn:
-            updated = conn.execute(update(page_t).where(page_t.c.id == rec.page_id).values(**values)).rowcount
+            updated = conn.execute(_page_update(frozenset(values)), values).rowcount
             if updated == 0:
-                conn.execute(self._insert(page_t).values(
+                conn.execute(self._insert(Page.__table__).values(  # type: ignore[attr-defined]
                     id=rec.page_id, company=rec.company, url=rec.url, failures=rec.failures, gone=rec.gone,
                     last_status=rec.status, last_error=rec.error, etag=rec.etag, last_modified=rec.last_modified,
                     last_checked_at=rec.started_at,
                 ).on_conflict_do_nothing())
-            check_id = _insert_id(conn, Check.__table__, {  # type: ignore[attr-defined]
+            check_id = int(conn.execute(_CHECK_INSERT, {
                 "page_id": rec.page_id, "started_at": rec.started_at, "finished_at": rec.finished_at,
                 "status": rec.status, "http_status": rec.http_status, "error": rec.error,
                 "duration_ms": int((rec.finished_at - rec.started_at).total_seconds() * 1000),
                 "snapshot_id": None, "worker": me,
-            })
+            }).inserted_primary_key[0])
         return Recorded(check_id)
 
     # -- outbox (alerts) -----------------------------------------------------------------------
@@ -590,6 +587,29 @@ def _space_hint(url: str) -> str:
     except OSError:
         return ""
     return "" if os.access(folder, os.W_OK) else " (its folder is not writable)"
+
+
+# Statements of the per-check hot path, built once: constructing SQLAlchemy statements costs
+# more than executing them against SQLite.
+_page_c = Page.__table__.c  # type: ignore[attr-defined]
+_snap_c = Snapshot.__table__.c  # type: ignore[attr-defined]
+_PAGE_STATE = select(_page_c.etag, _page_c.last_modified, _page_c.failures, _page_c.gone, _page_c.pending_hash,
+                     _page_c.last_checked_at).where(_page_c.id == bindparam("b_id"))
+_LATEST_SNAPSHOT = (select(_snap_c.id, _snap_c.text_hash, _snap_c.raw_hash, _snap_c.extract_sig)
+                    .where(_snap_c.page_id == bindparam("b_id")).order_by(_snap_c.id.desc()).limit(1))
+_CHECK_INSERT = Check.__table__.insert()  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=16)
+def _page_update(keys: frozenset[str]) -> Any:
+    """UPDATE page from bind parameters named b_<column>; a claim held by b_me is released."""
+    # Typed bind parameters: an untyped one would skip UTCDateTime and store a different format.
+    values: dict[str, Any] = {key[2:]: bindparam(key, type_=_page_c[key[2:]].type)
+                              for key in keys if key not in ("b_id", "b_me")}
+    mine = _page_c.claimed_by == bindparam("b_me", type_=_page_c.claimed_by.type)
+    values["claimed_by"] = case((mine, None), else_=_page_c.claimed_by)
+    values["claim_expires"] = case((mine, None), else_=_page_c.claim_expires)
+    return update(Page.__table__).where(_page_c.id == bindparam("b_id")).values(values)  # type: ignore[attr-defined]
 
 
 def _insert_id(conn: Any, table: Any, values: dict[str, Any]) -> int:
