@@ -296,19 +296,12 @@ class Store:
         """Take the page for one check, unless another live claim holds it or it was checked
         less than `min_age_s` ago. True: this worker may check it now."""
         now = utcnow()
-        fresh_since = now - timedelta(seconds=min_age_s)
-        claim = (
-            update(Page)
-            .where(
-                Page.id == page_id,  # type: ignore[arg-type]
-                or_(Page.claimed_by.is_(None), Page.claim_expires < now),  # type: ignore[union-attr,operator]
-                or_(Page.last_checked_at.is_(None), Page.last_checked_at <= fresh_since),  # type: ignore[union-attr,operator]
-            )
-            .values(claimed_by=worker, claim_expires=now + timedelta(seconds=lease_s))
-        )
+        params = {"b_id": page_id, "b_now": now, "b_worker": worker,
+                  "b_fresh_since": now - timedelta(seconds=min_age_s),
+                  "b_expires": now + timedelta(seconds=lease_s)}
         try:
             with self.engine.begin() as conn:
-                return conn.execute(claim).rowcount == 1
+                return conn.execute(_CLAIM, params).rowcount == 1
         except OperationalError as exc:
             raise StoreError(f"cannot claim {page_id}: {exc.orig}") from None
 
@@ -598,6 +591,16 @@ _PAGE_STATE = select(_page_c.etag, _page_c.last_modified, _page_c.failures, _pag
 _LATEST_SNAPSHOT = (select(_snap_c.id, _snap_c.text_hash, _snap_c.raw_hash, _snap_c.extract_sig)
                     .where(_snap_c.page_id == bindparam("b_id")).order_by(_snap_c.id.desc()).limit(1))
 _CHECK_INSERT = Check.__table__.insert()  # type: ignore[attr-defined]
+
+
+# One conditional UPDATE takes a page: free (or lapsed) claim and not checked too recently.
+_CLAIM = update(Page.__table__).where(  # type: ignore[attr-defined]
+    _page_c.id == bindparam("b_id"),
+    or_(_page_c.claimed_by.is_(None), _page_c.claim_expires < bindparam("b_now", type_=_page_c.claim_expires.type)),
+    or_(_page_c.last_checked_at.is_(None),
+        _page_c.last_checked_at <= bindparam("b_fresh_since", type_=_page_c.last_checked_at.type)),
+).values(claimed_by=bindparam("b_worker", type_=_page_c.claimed_by.type),
+         claim_expires=bindparam("b_expires", type_=_page_c.claim_expires.type))
 
 
 @lru_cache(maxsize=16)
