@@ -36,12 +36,16 @@ log = logging.getLogger("monitor.daemon")
 
 STOP_GRACE = 30.0  # seconds in-flight checks get to finish after SIGTERM
 _DUE_SPREAD = 10.0  # overdue pages start within this many seconds, spread out
+# ...or, when many are due (first start with 10,000 pages), over as long as it takes to start
+# this many per second per worker: a backlog queued all at once holds memory for every page.
+_START_RATE = 20.0
 _PAGE_PREFIX = "page:"
 
 
-def first_run(last_checked: datetime | None, interval: float, now: datetime) -> datetime:
+def first_run(last_checked: datetime | None, interval: float, now: datetime,
+              spread_max: float = _DUE_SPREAD) -> datetime:
     """When a page's first check after (re)start should run."""
-    spread = timedelta(seconds=random.uniform(0.5, min(_DUE_SPREAD, max(interval, 1.0))))
+    spread = timedelta(seconds=random.uniform(0.5, min(spread_max, max(interval, 1.0))))
     if last_checked is None:
         return now + spread
     due = last_checked + timedelta(seconds=interval)
@@ -166,9 +170,10 @@ class Daemon:
         config = self.rt.config
         return {"interval": config.interval_of(page), "jitter": config.jitter_of(page)}
 
-    def _schedule_page(self, page: PageConfig, last_checked: datetime | None, now: datetime) -> None:
+    def _schedule_page(self, page: PageConfig, last_checked: datetime | None, now: datetime,
+                       spread: float = _DUE_SPREAD) -> None:
         spec = self._page_job_args(page)
-        start = first_run(last_checked, spec["interval"], now)
+        start = first_run(last_checked, spec["interval"], now, spread)
         trigger = IntervalTrigger(seconds=spec["interval"], start_date=start,
                                   jitter=int(spec["jitter"]) or None, timezone=UTC)
         # next_run_time explicitly: jobs added before scheduler.start() get their first run
@@ -179,10 +184,14 @@ class Daemon:
 
     def build_schedule(self) -> None:
         now = datetime.now(UTC)
-        last = {row.id: row.last_checked_at for row in self.rt.store.pages()}
-        for page in self.rt.config.pages:
-            if page.enabled:
-                self._schedule_page(page, last.get(page.id), now)
+        config = self.rt.config
+        last = self.rt.store.last_checked()
+        pages = [page for page in config.pages if page.enabled]
+        due = sum(1 for p in pages if last.get(p.id) is None
+                  or last[p.id] + timedelta(seconds=config.interval_of(p)) <= now)  # type: ignore[operator]
+        spread = max(_DUE_SPREAD, due / (_START_RATE * config.monitor.workers))
+        for page in pages:
+            self._schedule_page(page, last.get(page.id), now, spread)
         self.scheduler.add_job(self._deliver, "interval", seconds=self.rt.config.monitor.alert_interval,
                                id="deliver", executor="service", replace_existing=True)
         self.scheduler.add_job(self._heartbeat_job, "interval", seconds=min(30.0, self.rt.config.monitor.lease / 3),
@@ -215,7 +224,7 @@ class Daemon:
         new_pages = {p.id: p for p in new.pages if p.enabled}
         self.rt.config = new
         now = datetime.now(UTC)
-        last = {row.id: row.last_checked_at for row in self.rt.store.pages()}
+        last = self.rt.store.last_checked()
         added = removed = changed = 0
         for pid in old_pages.keys() - new_pages.keys():
             self.scheduler.remove_job(_PAGE_PREFIX + pid)
