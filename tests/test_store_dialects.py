@@ -298,3 +298,41 @@ def test_reextraction_does_not_make_a_page_look_freshly_checked(db_url: str) -> 
         assert store.claim_page("r", "w:1", lease_s=60, min_age_s=3600)
     finally:
         store.close()
+
+
+class _Sink:
+    def __init__(self, key: str):
+        self.key = key
+
+    def wants(self, kind: str) -> bool:
+        return True
+
+
+def test_outbox_queries(db_url: str) -> None:
+    """The alert outbox's claim/finish/retry transitions, one conditional UPDATE each."""
+    store = Store(db_url)
+    try:
+        rec = _rec("o", None, "v0", status="baseline")
+        store.record(rec)
+        changed = _rec("o", store.page_state("o").snapshot_id, "v1", sinks=[_Sink("ops"), _Sink("mail")])
+        store.record(changed)
+        now = utcnow()
+        due = store.due_deliveries(now)
+        assert sorted(d.sink for d, _ in due) == ["mail", "ops"] and {e.kind for _, e in due} == {"changed"}
+        ops, mail = (next(d for d, _ in due if d.sink == name) for name in ("ops", "mail"))
+        assert store.claim_delivery(ops.id, "a:1", now + timedelta(seconds=60))  # type: ignore[arg-type]
+        assert not store.claim_delivery(ops.id, "b:2", now + timedelta(seconds=60))  # type: ignore[arg-type]
+        assert not store.finish_delivery(ops.id, "b:2", status="sent", now=now)  # type: ignore[arg-type]
+        assert store.finish_delivery(ops.id, "a:1", status="sent", now=now)  # type: ignore[arg-type]
+        assert store.count_deliveries("sent") == 1
+        assert store.defer_deliveries([mail.id], now + timedelta(hours=1)) == 1  # type: ignore[list-item]
+        assert store.due_deliveries(now) == []
+        assert store.claim_delivery(mail.id, "a:1", now - timedelta(seconds=1))  # type: ignore[arg-type]
+        assert store.release_stale_deliveries(now) == 1  # its sender died: the claim lapsed
+        assert store.claim_delivery(mail.id, "b:2", now + timedelta(seconds=60))  # type: ignore[arg-type]
+        assert store.finish_delivery(mail.id, "b:2", status="failed", now=now, error="refused")  # type: ignore[arg-type]
+        assert [(d.sink, d.attempts, d.last_error) for d, _ in store.deliveries(["failed"])] == [("mail", 1, "refused")]
+        assert store.requeue_failed_deliveries(now) == 1
+        assert [d.sink for d, _ in store.due_deliveries(now)] == ["mail"]
+    finally:
+        store.close()
