@@ -19,6 +19,7 @@ import os
 import random
 import socket
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.check import CheckOutcome, Runtime, check_page
@@ -71,16 +72,36 @@ def _claim(store: Store, page_id: str, worker: str, lease: float, min_age: float
     return False
 
 
-def check_claimed(rt: Runtime, page: PageConfig, worker: str | None = None) -> CheckOutcome | None:
+ClaimInfo = tuple[datetime | None, str | None, datetime | None]  # last check, holder, claim expiry
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The page was not claimed (another process has it, or has just checked it): retry at `due`."""
+
+    due: datetime
+
+
+def check_claimed(rt: Runtime, page: PageConfig, worker: str | None = None) -> CheckOutcome | Refused:
     """The daemon's check: claim (fresh pages and live claims refuse), check, release.
 
-    None when the page was not claimed: another process has it or has just checked it.
+    With N processes each page is refused N - 1 times per interval, so a refusal costs one
+    read: the claim row is looked at first, and only a page that looks free gets the
+    (authoritative) conditional UPDATE.
     """
     worker = worker or worker_name()
     settings = rt.config.monitor
-    age = min_age(rt.config.interval_of(page), rt.config.jitter_of(page))
+    interval = rt.config.interval_of(page)
+    age = min_age(interval, rt.config.jitter_of(page))
+    now = utcnow()
+    info = rt.store.claim_info(page.id)
+    last, holder, until = info
+    held = bool(holder and until and until > now)
+    fresh = last is not None and last > now - timedelta(seconds=age)
+    if (held and not holder_is_dead(holder or "")) or (fresh and not held):
+        return Refused(due_after_refusal(info, interval, settings.lease, now))
     if not _claim(rt.store, page.id, worker, settings.lease, age):
-        return None
+        return Refused(next_due(rt.store, page, interval, settings.lease))  # lost a race: rare
     return _check_and_release(rt, page, worker)
 
 
@@ -121,8 +142,12 @@ def next_due(store: Store, page: PageConfig, interval: float, lease: float, now:
     collide. Aiming every process at the page's real schedule is what lets a survivor take
     over a dead process's pages within one interval (plus the lease for one it was checking).
     """
-    now = now or utcnow()
-    last, holder, until = store.claim_info(page.id)
+    return due_after_refusal(store.claim_info(page.id), interval, lease, now or utcnow())
+
+
+def due_after_refusal(info: ClaimInfo, interval: float, lease: float, now: datetime) -> datetime:
+    """`next_due` from a claim row already read."""
+    last, holder, until = info
     if holder and until and until > now:
         claimed_at = until - timedelta(seconds=lease)
         due = claimed_at + timedelta(seconds=interval)

@@ -28,7 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.check import Runtime
 from monitor.config import Config, ConfigError, PageConfig, load_config
-from monitor.coordinate import check_claimed, next_due
+from monitor.coordinate import Refused, check_claimed
 from monitor.sdnotify import Notifier
 from monitor.store import StoreError, worker_name
 
@@ -94,8 +94,8 @@ class Daemon:
             # Claimed first: with several processes on one database, only one checks a page
             # per interval (monitor.coordinate); a refused claim re-aims this job instead.
             outcome = check_claimed(self.rt, page, self.worker)
-            if outcome is None:
-                self._reaim(page)
+            if isinstance(outcome, Refused):
+                self._reaim(page, outcome.due)
                 return
         except StoreError as exc:
             log.error("%s: cannot claim the page: %s", page_id, exc)
@@ -120,9 +120,8 @@ class Daemon:
                         self._skipped, elapsed, self.rt.config.monitor.workers)
             self._skipped, self._skipped_since = 0, time.monotonic()
 
-    def _reaim(self, page: PageConfig) -> None:
+    def _reaim(self, page: PageConfig, due: datetime) -> None:
         """Next try when the page falls due (or its claim lapses), in phase with its real last check."""
-        due = next_due(self.rt.store, page, self.rt.config.interval_of(page), self.rt.config.monitor.lease)
         with contextlib.suppress(JobLookupError):  # removed by a reload meanwhile
             self.scheduler.modify_job(_PAGE_PREFIX + page.id, next_run_time=due)
 
