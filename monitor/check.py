@@ -124,13 +124,17 @@ def _fetch_text(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
     return result, text, raw_hash
 
 
-def check_page(rt: Runtime, page: PageConfig) -> CheckOutcome:
-    """Check one page now and record the outcome; never raises for a bad page or server."""
+def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) -> CheckOutcome:
+    """Check one page now and record the outcome; never raises for a bad page or server.
+
+    `state`: the page's stored state when the caller has just read it (a claim returns it).
+    """
     started = utcnow()
     clock = time.monotonic()
     settings = rt.config.monitor
     sinks = rt.config.alerts
-    state = rt.store.page_state(page.id)
+    if state is None:
+        state = rt.store.page_state(page.id)
     rules = Rules.of(page)
     rec = CheckRecord(page_id=page.id, company=page.company, url=page.url, status="failed",
                       started_at=started, finished_at=started, etag=state.etag,

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from monitor.check import CheckOutcome, Runtime, check_page
 from monitor.config import PageConfig
 from monitor.models import utcnow
-from monitor.store import Store, StoreError, worker_name
+from monitor.store import PageState, Store, StoreError, worker_name
 
 # A page whose last check started less than this share of its interval ago is fresh: skipped.
 # Below 1 so that a process's own next run still claims it when that run starts a little
@@ -62,14 +62,16 @@ def holder_is_dead(holder: str) -> bool:
     return False
 
 
-def _claim(store: Store, page_id: str, worker: str, lease: float, min_age: float) -> bool:
-    if store.claim_page(page_id, worker, lease, min_age):
-        return True
+def _claim(store: Store, page_id: str, worker: str, lease: float, min_age: float) -> PageState | None:
+    """The page's state if this worker now holds its claim, else None."""
+    state = store.claim_page(page_id, worker, lease, min_age)
+    if state is not None:
+        return state
     _, holder, _ = store.claim_info(page_id)
     if holder and holder != worker and holder_is_dead(holder):
         store.release_claim(page_id, holder)  # conditional on the dead holder: no race with a live one
         return store.claim_page(page_id, worker, lease, min_age)
-    return False
+    return None
 
 
 ClaimInfo = tuple[datetime | None, str | None, datetime | None]  # last check, holder, claim expiry
@@ -110,19 +112,19 @@ def check_now(rt: Runtime, page: PageConfig) -> CheckOutcome:
     worker = worker_name()
     settings = rt.config.monitor
     give_up = time.monotonic() + settings.deadline + settings.timeout
-    while not _claim(rt.store, page.id, worker, settings.lease, 0.0):
+    while (state := _claim(rt.store, page.id, worker, settings.lease, 0.0)) is None:
         if time.monotonic() >= give_up:
             _, holder, until = rt.store.claim_info(page.id)
             return CheckOutcome(page.id, "busy", error=f"being checked by {holder or 'another process'}"
                                 f"{f' (claim until {until:%H:%M:%SZ})' if until else ''}")
         time.sleep(_POLL)
-    return _check_and_release(rt, page, worker)
+    return _check_and_release(rt, page, worker, state)
 
 
-def _check_and_release(rt: Runtime, page: PageConfig, worker: str) -> CheckOutcome:
+def _check_and_release(rt: Runtime, page: PageConfig, worker: str, state: PageState | None = None) -> CheckOutcome:
     outcome: CheckOutcome | None = None
     try:
-        outcome = check_page(rt, page)
+        outcome = check_page(rt, page, state)
         return outcome
     finally:
         # record() cleared the claim if it committed; otherwise give it back now rather than

@@ -225,7 +225,9 @@ def test_claims(db_url: str) -> None:
         store.record(rec)
         assert store.claim_info("y")[1:] == (None, None)
         assert not store.claim_page("y", "c:3", lease_s=60, min_age_s=30)  # checked just now
-        assert store.claim_page("y", "c:3", lease_s=60, min_age_s=0)
+        state = store.claim_page("y", "c:3", lease_s=60, min_age_s=0)
+        # The claim hands back the state the check reads next, from the same transaction.
+        assert state is not None and state.snapshot_id is not None and state == store.page_state("y")
         assert store.release_claims("c:3") == 1
 
         started = utcnow()
@@ -248,7 +250,7 @@ def test_only_one_of_many_simultaneous_claims_wins(db_url: str) -> None:
 
             def claim(i: int, barrier: threading.Barrier = barrier) -> bool:
                 barrier.wait()
-                return stores[i].claim_page("z", f"w:{i}", lease_s=60)
+                return stores[i].claim_page("z", f"w:{i}", lease_s=60) is not None
 
             threads, results = _in_threads(*(lambda i=i: claim(i) for i in range(len(stores))))
             for t in threads:
