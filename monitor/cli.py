@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import logging
 import sys
@@ -83,6 +84,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from monitor.coordinate import check_now
 
     rt = _runtime(args)
+    gc.freeze()  # see main()
     try:
         ids = _page_ids(rt.config, args.pages)
         pages = [rt.config.page(pid) for pid in ids] if ids else [p for p in rt.config.pages if p.enabled]
@@ -510,6 +512,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--log-level: unknown level {args.log_level!r}")
     from monitor.store import StoreError
 
+    # What is loaded by now (and, for `check`, the config and engine: see cmd_check) lives as
+    # long as the process. Frozen, the cyclic collector stops walking it: each full
+    # collection over this heap cost ~50 ms, a tenth of a 500-page pass of unchanged pages.
+    gc.freeze()
     try:
         return int(args.func(args))
     except ConfigError as exc:

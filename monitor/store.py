@@ -581,10 +581,17 @@ def _space_hint(url: str) -> str:
 # more than executing them against SQLite.
 _page_c = Page.__table__.c  # type: ignore[attr-defined]
 _snap_c = Snapshot.__table__.c  # type: ignore[attr-defined]
-_PAGE_STATE = select(_page_c.etag, _page_c.last_modified, _page_c.failures, _page_c.gone, _page_c.pending_hash,
-                     _page_c.last_checked_at).where(_page_c.id == bindparam("b_id"))
-_LATEST_SNAPSHOT = (select(_snap_c.id, _snap_c.text_hash, _snap_c.raw_hash, _snap_c.extract_sig)
-                    .where(_snap_c.page_id == bindparam("b_id")).order_by(_snap_c.id.desc()).limit(1))
+_newer = Snapshot.__table__.alias("newer")  # type: ignore[attr-defined]
+# A page's state and its latest snapshot in one statement (two index lookups in SQLite).
+_STATE = (
+    select(_page_c.etag, _page_c.last_modified, _page_c.failures, _page_c.gone, _page_c.pending_hash,
+           _page_c.last_checked_at, _snap_c.id, _snap_c.text_hash, _snap_c.raw_hash, _snap_c.extract_sig)
+    .select_from(Page.__table__.outerjoin(  # type: ignore[attr-defined]
+        Snapshot.__table__,  # type: ignore[attr-defined]
+        _snap_c.id == select(func.max(_newer.c.id)).where(_newer.c.page_id == _page_c.id)
+        .correlate(Page.__table__).scalar_subquery()))  # type: ignore[attr-defined]
+    .where(_page_c.id == bindparam("b_id"))
+)
 _CHECK_INSERT = Check.__table__.insert()  # type: ignore[attr-defined]
 
 
@@ -611,21 +618,12 @@ def _page_update(keys: frozenset[str]) -> Any:
 
 
 def _read_state(conn: Any, page_id: str) -> PageState:
-    page = conn.execute(_PAGE_STATE, {"b_id": page_id}).first()
-    snap = conn.execute(_LATEST_SNAPSHOT, {"b_id": page_id}).first()
-    return PageState(
-        page_id=page_id,
-        etag=page.etag if page else None,
-        last_modified=page.last_modified if page else None,
-        failures=page.failures if page else 0,
-        gone=bool(page.gone) if page else False,
-        pending_hash=page.pending_hash if page else None,
-        last_checked_at=page.last_checked_at if page else None,
-        snapshot_id=snap[0] if snap else None,
-        text_hash=snap[1] if snap else None,
-        raw_hash=snap[2] if snap else None,
-        extract_sig=snap[3] if snap else None,
-    )
+    row = conn.execute(_STATE, {"b_id": page_id}).first()
+    if row is None:  # not in the database yet
+        return PageState(page_id, None, None, 0, False, None, None, None, None, None, None)
+    return PageState(page_id=page_id, etag=row[0], last_modified=row[1], failures=row[2], gone=bool(row[3]),
+                     pending_hash=row[4], last_checked_at=row[5], snapshot_id=row[6], text_hash=row[7],
+                     raw_hash=row[8], extract_sig=row[9])
 
 
 def _insert_id(conn: Any, table: Any, values: dict[str, Any]) -> int:

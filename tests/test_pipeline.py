@@ -121,6 +121,11 @@ def test_cli_commands_end_to_end(server: PageServer, write_config: Callable[...,
     assert pages.returncode == 0 and "changed" in pages.stdout and "Other" in pages.stdout
     assert run_cli("check", "nope", "--config", str(config)).returncode == 2
     assert run_cli("history", "nope", "--config", str(config)).returncode == 2
+    # Piped, `check` prints one tab-separated line per page (in config order), then a summary.
+    server.set("/b", "<main><p>Transparency report 2026</p></main>")
+    plain = run_cli("check", "--config", str(config))
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.splitlines() == ["a\tnot_modified\t", "b\tchanged\t+1 -1 lines", "1 changed, 1 not_modified"]
 
 
 def test_integrity_after_checks(server: PageServer, write_config: Callable[..., Path],
