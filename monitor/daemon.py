@@ -70,6 +70,9 @@ class Daemon:
             timezone=UTC,
         )
         self.checks_done = 0
+        # Page jobs running right now; shutdown waits for them to reach 0 (see shutdown()).
+        self._in_flight = 0
+        self._idle = threading.Condition()
         self.worker = worker_name()
         self.started_at = datetime.now(UTC)
         self.last_change: str | None = None
@@ -84,6 +87,17 @@ class Daemon:
     # -- jobs ----------------------------------------------------------------------------------
 
     def _check_job(self, page_id: str) -> None:
+        # Counted before the stop test: a job that saw no stop is one that shutdown waits for.
+        with self._idle:
+            self._in_flight += 1
+        try:
+            self._check_page(page_id)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _check_page(self, page_id: str) -> None:
         if self.stop_event.is_set():
             return  # queued behind a backlog when SIGTERM came: shutdown must not run it
         try:
@@ -268,15 +282,22 @@ class Daemon:
     def shutdown(self) -> int:
         log.info("stopping: no new checks; waiting up to %.0fs for checks in flight", STOP_GRACE)
         self.notifier.stopping()
+        self.stop_event.set()  # jobs still queued return at once, without touching the scheduler
         self.scheduler.pause()
+        give_up = time.monotonic() + STOP_GRACE
+        # Page checks in flight are waited for here, not by scheduler.shutdown(wait=True): that
+        # holds the scheduler's job store lock while it waits, and a check refused meanwhile
+        # re-aims its job (modify_job takes that same lock), so both would hang until STOP_GRACE.
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout=STOP_GRACE)
         done = threading.Event()
 
         def _wait() -> None:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=True)  # now only service jobs (alerts) can be running
             done.set()
 
         threading.Thread(target=_wait, daemon=True, name="shutdown").start()
-        finished = done.wait(STOP_GRACE)
+        finished = done.wait(max(give_up - time.monotonic(), 0.0))
         if not finished:
             # Each check records in one transaction, so abandoning one mid-way loses nothing.
             log.warning("checks still running after %.0fs; exiting without them", STOP_GRACE)

@@ -426,3 +426,40 @@ def test_a_refused_claim_costs_one_read_and_names_the_retry_time(
         assert claimed_at + timedelta(hours=1) <= refused.due <= claimed_at + timedelta(hours=1, seconds=1)
     finally:
         rt.close()
+
+
+def test_sigterm_while_a_refused_check_reaims_its_job_does_not_hang(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check refused after shutdown began re-aims its job (scheduler.modify_job).
+
+    scheduler.shutdown(wait=True) holds the job store lock while it waits for running jobs,
+    and modify_job needs that lock: called that way, the two waited for each other until
+    STOP_GRACE, and every stop of a multi-process deployment risked those 30 s.
+    """
+    from monitor import daemon as daemon_module
+    from monitor.coordinate import Refused
+
+    config_path = write_config([{"id": "p", "url": "http://127.0.0.1:9/p"}], interval="1h")
+    daemon = daemon_module.Daemon(config_path, load_config(config_path))
+    entered, release = threading.Event(), threading.Event()
+
+    def refused_late(*_: Any) -> Refused:
+        entered.set()
+        release.wait(10)
+        return Refused(utcnow() + timedelta(hours=1))
+
+    exits: list[int] = []
+    monkeypatch.setattr(daemon_module, "check_claimed", refused_late)
+    monkeypatch.setattr(daemon_module, "first_run", lambda last, interval, now, *_: now)
+    monkeypatch.setattr(daemon_module, "STOP_GRACE", 5.0)
+    monkeypatch.setattr(daemon_module.os, "_exit", exits.append)  # a hang must fail the test, not end pytest
+    monkeypatch.setattr(daemon_module.logging, "shutdown", lambda: None)  # pytest's handlers stay open
+    daemon.build_schedule()
+    daemon.scheduler.start()
+    assert entered.wait(10), "the page job never ran"
+    threading.Timer(0.5, release.set).start()  # refused once shutdown is under way
+    started = time.monotonic()
+    assert daemon.shutdown() == 0
+    took = time.monotonic() - started
+    assert not exits and took < 3, f"shutdown took {took:.1f}s"
