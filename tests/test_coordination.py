@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -463,3 +464,29 @@ def test_sigterm_while_a_refused_check_reaims_its_job_does_not_hang(
     assert daemon.shutdown() == 0
     took = time.monotonic() - started
     assert not exits and took < 3, f"shutdown took {took:.1f}s"
+
+
+def test_a_check_claims_its_page_when_its_turn_at_the_host_comes(
+    server: PageServer, write_config: Callable[..., Path]
+) -> None:
+    """The fetcher sends one request at a time to a host. A check that queued for its turn after
+    claiming the page recorded a start (last_checked_at, the interval's clock) up to a whole
+    fetch before the page was really fetched; when the queue cleared, its next fetch came that
+    much early: within an interval of the last."""
+    from monitor.coordinate import check_claimed
+
+    server.set("/a", handler=_slow(1))
+    server.set("/b", handler=_slow(2))
+    config_path = write_config([{"id": "a", "url": server.url("/a")}, {"id": "b", "url": server.url("/b")}])
+    rt = Runtime.open(load_config(config_path))
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = list(pool.map(lambda pid: check_claimed(rt, rt.config.page(pid)), "ab"))
+        assert [getattr(o, "status", o) for o in outcomes] == ["baseline", "baseline"]
+        last = rt.store.last_checked()
+        for pid in "ab":
+            (arrived,) = server.hit_times[f"/{pid}"]
+            waited = arrived - last[pid].timestamp()  # type: ignore[union-attr]
+            assert waited < SLOW_SECONDS / 2, f"{pid} was fetched {waited:.2f}s after its check's recorded start"
+    finally:
+        rt.close()
