@@ -88,16 +88,15 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> list[int]:
     return codes
 
 
-def _gaps(times: list[float]) -> list[float]:
-    return [b - a for a, b in itertools.pairwise(times)]
+def _fetches(server: PageServer, path: str) -> list[tuple[float, str]]:
+    """(arrival, User-Agent) of every request for `path`: both lists grow under one lock."""
+    with server.lock:
+        agents = [headers.get("User-Agent", "") for p, headers in server.requests if p == path]
+        return list(zip(server.hit_times.get(path, []), agents, strict=True))
 
 
 @pytest.mark.slow
 @pytest.mark.postgres
-# Three daemons on 1-s-precision timings: on a loaded 2-core machine a page has been seen to
-# go unchecked for the last ~30 s (not understood yet; see the closing note of issue 6). One
-# rerun keeps CI meaningful: two failures in a row still fail.
-@pytest.mark.flaky(reruns=1)
 def test_three_daemons_share_fifty_pages_and_survive_a_kill(
     pg_url: str, servers: tuple[PageServer, PageServer], tmp_path: Path
 ) -> None:
@@ -112,21 +111,26 @@ def test_three_daemons_share_fifty_pages_and_survive_a_kill(
             fast.set(path, _body(i))
             url = fast.url(path)
         pages.append({"id": f"p{i}", "company": "Example", "url": url})
-    config = tmp_path / "monitor.toml"
-    config.write_text(render_config(
-        {"database": pg_url, "allow_private_addresses": True, "interval": f"{INTERVAL:g}s", "jitter": "0s",
-         "lease": f"{LEASE:g}s", "timeout": 5, "deadline": 10, "retries": 0, "workers": 4},
-        pages))
+    # One config per daemon, the same but for the User-Agent: the page servers can then tell
+    # whose fetch each request was (the kill makes the victim's last fetch unrecorded).
+    agents = [f"policy-monitor-test/{i}" for i in range(3)]
+    configs = [tmp_path / f"monitor{i}.toml" for i in range(3)]
+    for config, agent in zip(configs, agents, strict=True):
+        config.write_text(render_config(
+            {"database": pg_url, "allow_private_addresses": True, "interval": f"{INTERVAL:g}s", "jitter": "0s",
+             "lease": f"{LEASE:g}s", "timeout": 5, "deadline": 10, "retries": 0, "workers": 4,
+             "user_agent": agent},
+            pages))
 
     store = Store(pg_url)
-    store.sync_pages(load_config(config).pages)
+    store.sync_pages(load_config(configs[0]).pages)
     dead_until = utcnow() + timedelta(seconds=6)
     with store.engine.begin() as conn:
         for pid in DEAD:
             conn.execute(text("UPDATE page SET claimed_by = 'gone-host:1', claim_expires = :until WHERE id = :id"),
                          {"until": dead_until, "id": pid})
 
-    procs = [_spawn(config, tmp_path / f"run{i}.log") for i in range(3)]
+    procs = [_spawn(configs[i], tmp_path / f"run{i}.log") for i in range(3)]
     t_start = time.time()
     try:
         time.sleep(16)
@@ -153,13 +157,21 @@ def test_three_daemons_share_fifty_pages_and_survive_a_kill(
         victim.wait(10)
         time.sleep(INTERVAL + LEASE + 5)
     finally:
+        t_stop = time.time()
         codes = _stop(procs)
     t_end = time.time()
     logs = {i: (tmp_path / f"run{i}.log").read_text(errors="replace") for i in range(3)}
     assert sorted(codes) == sorted([0, 0, -signal.SIGKILL]), logs
     assert codes[procs.index(victim)] == -signal.SIGKILL
+    # SIGTERM lets the checks in flight finish (a slow page takes 1 s), no more.
+    assert t_end - t_stop < 10, f"shutdown took {t_end - t_stop:.1f}s: {logs}"
 
-    hits = {f"p{i}": (slow if i < N_SLOW else fast).hit_times.get(f"/p{i}", []) for i in range(N_PAGES)}
+    fetches = {f"p{i}": _fetches(slow if i < N_SLOW else fast, f"/p{i}") for i in range(N_PAGES)}
+    hits = {pid: [at for at, _ in rows] for pid, rows in fetches.items()}
+    assert {agent for rows in fetches.values() for _, agent in rows} <= set(agents)
+    victim_agent = agents[procs.index(victim)]
+    victim_last = {pid: max(at for at, who in rows if who == victim_agent)
+                   for pid, rows in fetches.items() if any(who == victim_agent for _, who in rows)}
     with store.session() as session:
         checks = list(session.exec(select(Check).order_by(Check.id)))  # type: ignore[arg-type]
     victim_pages = {pid for pid, _ in held}
@@ -168,18 +180,22 @@ def test_three_daemons_share_fifty_pages_and_survive_a_kill(
     for check in checks:
         by_page.setdefault(check.page_id, []).append(check)
 
-    def unrecorded(pid: str, at: float) -> bool:
-        """A fetch no check row covers: the victim's, cut short by the kill."""
-        return not any(c.started_at.timestamp() - 0.05 <= at <= c.finished_at.timestamp() + 0.05
-                       for c in by_page.get(pid, []) if c.finished_at is not None)
+    def cut_short(pid: str, at: float) -> bool:
+        """The victim's last fetch of the page, if none of its check rows covers it: the kill cut
+        that check short. Told by the fetch's User-Agent, not by time: the server logs a request
+        sent just before the kill a little after t_kill, and a survivor's check may start within
+        milliseconds of it."""
+        return at == victim_last.get(pid) and not any(
+            c.started_at.timestamp() - 0.05 <= at <= c.finished_at.timestamp() + 0.05
+            for c in by_page.get(pid, []) if c.worker == victim_name and c.finished_at is not None)
 
     # 1. Never twice per interval: consecutive fetches of a page are most of an interval apart,
     #    except after a fetch the kill cut short (it recorded nothing): a survivor that sees the
     #    holder's PID gone (same host) may fetch the page again at once.
-    for pid, times in hits.items():
-        assert times, f"{pid} never fetched"
-        short = [round(b - a, 2) for a, b in itertools.pairwise(times)
-                 if b - a < 0.9 * INTERVAL - 0.25 and not (a <= t_kill <= b and unrecorded(pid, a))]
+    for pid, rows in fetches.items():
+        assert rows, f"{pid} never fetched"
+        short = [round(b - a, 2) for (a, _), (b, _) in itertools.pairwise(rows)
+                 if b - a < 0.9 * INTERVAL - 0.25 and not cut_short(pid, a)]
         assert not short, f"{pid} fetched twice within an interval: gaps {short}"
 
     # 2. Never twice at once: a page's checks do not overlap, and no writer ever raced another.
@@ -193,22 +209,23 @@ def test_three_daemons_share_fifty_pages_and_survive_a_kill(
     # 3. Every interval: once started, no page waits much more than an interval, except for a
     #    live claim of a dead process (the injected ones, the victim's), which lasts its lease.
     warm = t_start + 8
-    for pid, times in hits.items():
+    for pid, rows in fetches.items():
         if pid in DEAD:
-            assert times[0] >= dead_until.timestamp() - 0.05, f"{pid} checked under a live claim of another"
-            assert times[0] <= dead_until.timestamp() + SLACK, f"{pid}: dead claim not taken over after its lease"
-            times = times[1:]
-        for a, b in itertools.pairwise(times):
+            assert rows[0][0] >= dead_until.timestamp() - 0.05, f"{pid} checked under a live claim of another"
+            assert rows[0][0] <= dead_until.timestamp() + SLACK, f"{pid}: dead claim not taken over after its lease"
+            rows = rows[1:]
+        for (a, _), (b, _) in itertools.pairwise(rows):
             if b < warm:
                 continue
             limit = INTERVAL + SLACK
-            if pid in victim_pages and a <= t_kill <= b:
+            if pid in victim_pages and a == victim_last.get(pid):
                 # At most the lease; on one host a survivor may see the holder's PID is gone and
                 # free the claim sooner (the injected other-host claims test the lease itself).
                 assert b > t_kill
                 limit = INTERVAL + LEASE + SLACK
             assert b - a <= limit, f"{pid}: {b - a:.1f}s without a check (from {a - t_start:.1f}s)"
-        assert times[-1] >= t_end - INTERVAL - SLACK - 2, f"{pid}: not checked near the end"
+        # Up to SIGTERM: the time shutdown takes is asserted above, and checks no page.
+        assert rows[-1][0] >= t_stop - INTERVAL - SLACK, f"{pid}: not checked near the end"
 
     # 4. After the kill the survivors carried every page, including the victim's.
     for pid, times in hits.items():
