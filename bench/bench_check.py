@@ -9,7 +9,7 @@ start-up (imports) is measured with an empty job list and subtracted for the per
 Also: diff time of a 1 MB document with 1 % and 20 % of sentences changed, against difflib
 (which urlwatch uses), in this process.
 
-    python bench/bench_check.py [--pages 500] [--no-peer]
+    python bench/bench_check.py [--pages 500] [--repeat 3] [--no-peer]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -39,21 +40,32 @@ def ours(config: Path) -> Usage:
     return measure([sys.executable, "-m", "monitor", "check", "-q", "--config", str(config)])
 
 
-def report(name: str, n: int, pm: Usage, pm0: Usage, peer: Usage | None, peer0: Usage | None) -> dict[str, float]:
-    pm_ms = (pm.cpu - pm0.cpu) * 1000 / n
-    line = (f"{name:10} policy-monitor: {pm_ms:6.2f} ms CPU/page (raw {pm.cpu * 1000 / n:6.2f}), "
-            f"wall {pm.wall:6.2f}s, peak RSS {pm.max_rss_mb:6.1f} MB")
-    result = {"pm_ms": pm_ms, "pm_rss": pm.max_rss_mb}
-    if peer and peer0:
-        peer_ms = (peer.cpu - peer0.cpu) * 1000 / n
-        line += (f" | urlwatch: {peer_ms:6.2f} ms CPU/page, wall {peer.wall:6.2f}s, RSS {peer.max_rss_mb:6.1f} MB"
-                 f" | CPU ratio urlwatch/pm = {peer_ms / pm_ms if pm_ms > 0 else float('inf'):5.2f}x")
-        result["peer_ms"] = peer_ms
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _per_page(runs: list[Usage], start: float, n: int) -> list[float]:
+    return [(u.cpu - start) * 1000 / n for u in runs]
+
+
+def report(name: str, n: int, pm: list[Usage], pm0: float, peer: list[Usage], peer0: float) -> dict[str, float]:
+    """One line per scenario: medians over the repeats, the range in brackets."""
+    pm_ms = _per_page(pm, pm0, n)
+    line = (f"{name:10} policy-monitor: {_median(pm_ms):6.2f} ms CPU/page [{min(pm_ms):.2f}-{max(pm_ms):.2f}], "
+            f"wall {_median([u.wall for u in pm]):6.2f}s, peak RSS {max(u.max_rss_mb for u in pm):6.1f} MB")
+    result = {"pm_ms": _median(pm_ms), "pm_rss": max(u.max_rss_mb for u in pm)}
+    if peer:
+        peer_ms = _per_page(peer, peer0, n)
+        ratios = [b / a for a, b in zip(pm_ms, peer_ms, strict=True) if a > 0]
+        line += (f" | urlwatch: {_median(peer_ms):6.2f} ms CPU/page [{min(peer_ms):.2f}-{max(peer_ms):.2f}], "
+                 f"wall {_median([u.wall for u in peer]):6.2f}s, RSS {max(u.max_rss_mb for u in peer):6.1f} MB"
+                 f" | CPU ratio urlwatch/pm = {_median(ratios):5.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]")
+        result["peer_ms"] = _median(peer_ms)
     print(line, flush=True)
     return result
 
 
-def bench_pass(n: int, use_peer: bool) -> None:
+def bench_pass(n: int, use_peer: bool, repeat: int) -> None:
     served = serve_pages(n)
     peer_exe = ensure_urlwatch() if use_peer else None
     try:
@@ -69,20 +81,28 @@ def bench_pass(n: int, use_peer: bool) -> None:
             write_config(config0, [])
             peer_cmd = write_urlwatch_files(work / "uw", urls) if peer_exe else None
             peer0_cmd = write_urlwatch_files(work / "uw0", []) if peer_exe else None
-            pm0 = ours(config0)
-            peer0 = measure(peer0_cmd) if peer0_cmd else None
+            # Start-up (imports, empty config) is measured as often as the passes, and its
+            # median subtracted: one noisy start-up would otherwise shift every figure.
+            pm0 = _median([ours(config0).cpu for _ in range(repeat)])
+            peer0 = _median([measure(peer0_cmd).cpu for _ in range(repeat)]) if peer0_cmd else 0.0
             served.set("unchanged", 0)
             base = ours(config)
             print(f"{n} pages of ~100 KB; baseline pass: policy-monitor {base.wall:.1f}s wall, "
-                  f"{base.cpu * 1000 / n:.2f} ms CPU/page (start-up {pm0.cpu * 1000:.0f} ms subtracted below)")
+                  f"{base.cpu * 1000 / n:.2f} ms CPU/page (start-up {pm0 * 1000:.0f} ms subtracted below; "
+                  f"medians of {repeat} runs, range in brackets)")
             if peer_cmd:
                 measure(peer_cmd)
-            for name, mode, rnd in (("unchanged", "unchanged", 0), ("noisy", "noisy", 0), ("changing", "changing", 1)):
-                served.set(mode, rnd)
-                pm = ours(config)
-                served.set(mode, rnd)
-                peer = measure(peer_cmd) if peer_cmd else None
-                report(name, n, pm, pm0, peer, peer0)
+            for name, mode in (("unchanged", "unchanged"), ("noisy", "noisy"), ("changing", "changing")):
+                pm_runs: list[Usage] = []
+                peer_runs: list[Usage] = []
+                for r in range(repeat):  # alternating, so both tools see the same machine load
+                    rnd = r + 1 if mode == "changing" else 0  # new changes each round, the same for both
+                    served.set(mode, rnd)
+                    pm_runs.append(ours(config))
+                    if peer_cmd:
+                        served.set(mode, rnd)
+                        peer_runs.append(measure(peer_cmd))
+                report(name, n, pm_runs, pm0, peer_runs, peer0)
     finally:
         served.stop()
 
@@ -122,11 +142,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--no-peer", action="store_true", help="skip urlwatch")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario and tool (median reported)")
     parser.add_argument("--diff-only", action="store_true")
     args = parser.parse_args()
     bench_diff()
     if not args.diff_only:
-        bench_pass(args.pages, not args.no_peer)
+        bench_pass(args.pages, not args.no_peer, max(1, args.repeat))
 
 
 if __name__ == "__main__":

@@ -18,17 +18,12 @@ import contextlib
 import os
 import random
 import socket
-import threading
 import time
-import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from monitor.check import CheckOutcome, Runtime, check_page
 from monitor.config import PageConfig
-from monitor.fetch import _HOST_WAIT_DEADLINES, Fetcher
 from monitor.models import utcnow
 from monitor.store import PageState, Store, StoreError, worker_name
 
@@ -107,42 +102,19 @@ def check_claimed(rt: Runtime, page: PageConfig, worker: str | None = None) -> C
     fresh = last is not None and last > now - timedelta(seconds=age)
     if (held and not holder_is_dead(holder or "")) or (fresh and not held):
         return Refused(due_after_refusal(info, interval, settings.lease, now))
-    with _host_turn(rt, page):
-        # Claimed only now that this process's other checks of the host are done: the check's
-        # start (the page's last_checked_at) is then when the page is really fetched, and the
-        # lease does not run down while the check waits. Meanwhile another process may have
-        # checked the page: then the claim is refused, and this job follows that check.
+    # The fetcher lets one request at a time go to a host. Were the page claimed (and the check
+    # started: its last_checked_at) before queueing for that turn, the fetches of a slow host's
+    # pages would drift up to (pages - 1) fetch times from their interval, so a page could be
+    # fetched again well within one; and the lease would run down while waiting. So the turn
+    # comes first: start, claim and fetch go together, and a host's pages settle into distinct
+    # phases where nobody waits. Meanwhile another process may have checked the page: then the
+    # claim is refused, and this job follows that check. If the turn does not come within the
+    # fetcher's bound, the check goes ahead and its fetch reports the busy host.
+    with rt.fetcher.host_turn(page.url):
         state = _claim(rt.store, page.id, worker, settings.lease, age)
         if state is None:
             return Refused(next_due(rt.store, page, interval, settings.lease))
         return _check_and_release(rt, page, worker, state)
-
-
-# One turn per host per fetcher (the fetcher's own politeness scope), taken before the claim.
-_turns: weakref.WeakKeyDictionary[Fetcher, dict[str, threading.Lock]] = weakref.WeakKeyDictionary()
-_turns_guard = threading.Lock()
-
-
-@contextlib.contextmanager
-def _host_turn(rt: Runtime, page: PageConfig) -> Iterator[None]:
-    """Wait until no other check of this process is fetching from the page's host.
-
-    The fetcher lets one request at a time go to a host, but a check that waits for it has
-    already started and claimed its page: the fetches of a slow host's pages then drift up to
-    (pages - 1) fetch times from their interval, so a page may be fetched again well within
-    one. Taking the turn first keeps check start, claim and fetch together; and the pages of
-    one host settle into distinct phases, so in steady state nobody waits. After the fetcher's
-    own bound for such waits, the check goes ahead and the fetcher reports the busy host.
-    """
-    host = (urlsplit(page.url).hostname or "").lower()
-    with _turns_guard:
-        turn = _turns.setdefault(rt.fetcher, {}).setdefault(host, threading.Lock())
-    mine = turn.acquire(timeout=rt.config.monitor.deadline * _HOST_WAIT_DEADLINES)
-    try:
-        yield
-    finally:
-        if mine:
-            turn.release()
 
 
 def check_now(rt: Runtime, page: PageConfig) -> CheckOutcome:

@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -378,29 +378,37 @@ class Fetcher:
         })
         self.session.trust_env = False  # no proxies or netrc from the environment
         self._adapter = adapter
-        self._host_locks: dict[str, threading.Lock] = {}
+        self._host_locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
 
     def close(self) -> None:
         self.session.close()
 
-    def _host_lock(self, host: str) -> threading.Lock:
+    @contextlib.contextmanager
+    def host_turn(self, url: str) -> Iterator[bool]:
+        """This thread's turn at the URL's host: no other request of this fetcher goes there
+        meanwhile. Re-entrant, so a caller can hold the turn across a whole check (claim, fetch,
+        a confirming second fetch). Yields False if the turn did not come within the bound.
+
+        Queueing behind other pages of a slow host is politeness, not this page's fault: the
+        wait gets its own bound, several fetch deadlines long.
+        """
+        host = (urlsplit(url).hostname or "").lower()
         with self._locks_guard:
-            return self._host_locks.setdefault(host, threading.Lock())
+            lock = self._host_locks.setdefault(host, threading.RLock())
+        mine = lock.acquire(timeout=self.policy.deadline * _HOST_WAIT_DEADLINES)
+        try:
+            yield mine
+        finally:
+            if mine:
+                lock.release()
 
     def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
-        host = (urlsplit(url).hostname or "").lower()
-        lock = self._host_lock(host)
-        # Queueing behind other pages of a slow host is politeness, not this page's fault: the
-        # wait gets its own, longer bound, and the deadline starts once it is our turn.
-        if not lock.acquire(timeout=self.policy.deadline * _HOST_WAIT_DEADLINES):
-            raise FetchError(f"timed out waiting for other requests to {host} to finish")
-        start = time.monotonic()
-        deadline = start + self.policy.deadline
-        try:
-            return self._fetch_with_retries(url, etag, last_modified, start, deadline)
-        finally:
-            lock.release()
+        with self.host_turn(url) as mine:
+            if not mine:
+                raise FetchError(f"timed out waiting for other requests to {urlsplit(url).hostname} to finish")
+            start = time.monotonic()  # the deadline starts once it is our turn
+            return self._fetch_with_retries(url, etag, last_modified, start, start + self.policy.deadline)
 
     def _fetch_with_retries(self, url: str, etag: str | None, last_modified: str | None,
                             start: float, deadline: float) -> FetchResult:
