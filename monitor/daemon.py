@@ -10,6 +10,7 @@ reloads the config (a broken one is reported and the old one kept).
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -335,6 +336,9 @@ def run_daemon(config_path: Path | None, log_format: str | None = None) -> int:
     for sink in config.alerts:
         register_secret_url(sink.url)
     daemon = Daemon(config_path, config)
+    # Modules, config and engine live as long as the daemon: frozen, the cyclic collector's
+    # full collections (over months) no longer walk them.
+    gc.freeze()
     signal.signal(signal.SIGTERM, daemon.request_stop)
     signal.signal(signal.SIGINT, daemon.request_stop)
     signal.signal(signal.SIGHUP, daemon.request_reload)
