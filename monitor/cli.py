@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from monitor.config import EVENT_KINDS, Config, ConfigError, default_config_path, format_duration, load_config
 
@@ -115,9 +114,11 @@ def _run_checks(rt: Any, pages: list[Any], check: Callable[..., Any], progress: 
     # The fetcher lets one request at a time go to a host, so a worker takes all of one host's
     # pages in turn: no thread queues on another's host lock, and a single-host config needs
     # no thread hand-offs at all. The busiest hosts go first, to finish together.
+    from monitor.fetch import host_of
+
     groups: dict[str, list[Any]] = {}
     for page in pages:
-        groups.setdefault((urlsplit(page.url).hostname or "").lower(), []).append(page)
+        groups.setdefault(host_of(page.url), []).append(page)
     queue = sorted(groups.values(), key=len, reverse=True)
     results: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:

@@ -131,7 +131,7 @@ def check_now(rt: Runtime, page: PageConfig) -> CheckOutcome:
     return _check_and_release(rt, page, worker, state)
 
 
-def _check_and_release(rt: Runtime, page: PageConfig, worker: str, state: PageState | None = None) -> CheckOutcome:
+def _check_and_release(rt: Runtime, page: PageConfig, worker: str, state: PageState) -> CheckOutcome:
     outcome: CheckOutcome | None = None
     try:
         outcome = check_page(rt, page, state)

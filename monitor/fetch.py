@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -393,7 +393,7 @@ class Fetcher:
         Queueing behind other pages of a slow host is politeness, not this page's fault: the
         wait gets its own bound, several fetch deadlines long.
         """
-        host = (urlsplit(url).hostname or "").lower()
+        host = host_of(url)
         with self._locks_guard:
             lock = self._host_locks.setdefault(host, threading.RLock())
         mine = lock.acquire(timeout=self.policy.deadline * _HOST_WAIT_DEADLINES)
@@ -560,5 +560,6 @@ def policy_from_settings(settings: Any) -> FetchPolicy:
     )
 
 
-def hosts_of(urls: Iterable[str]) -> set[str]:
-    return {(urlsplit(u).hostname or "").lower() for u in urls}
+def host_of(url: str) -> str:
+    """The host a URL's requests go to: the unit of politeness (one request at a time)."""
+    return (urlsplit(url).hostname or "").lower()

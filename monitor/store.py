@@ -106,17 +106,19 @@ class Recorded:
 
 @dataclass
 class PageState:
+    """What the database knows of a page before a check (the defaults: a page never checked)."""
+
     page_id: str
-    etag: str | None
-    last_modified: str | None
-    failures: int
-    gone: bool
-    pending_hash: str | None
-    last_checked_at: datetime | None
-    snapshot_id: int | None
-    text_hash: str | None
-    raw_hash: str | None
-    extract_sig: str | None
+    etag: str | None = None
+    last_modified: str | None = None
+    failures: int = 0
+    gone: bool = False
+    pending_hash: str | None = None
+    last_checked_at: datetime | None = None
+    snapshot_id: int | None = None
+    text_hash: str | None = None
+    raw_hash: str | None = None
+    extract_sig: str | None = None
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -319,9 +321,9 @@ class Store:
 
     def claim_info(self, page_id: str) -> tuple[datetime | None, str | None, datetime | None]:
         """(last_checked_at, claimed_by, claim_expires) of a page; all None if it has no row."""
-        with self.session() as session:
-            row = session.exec(select(Page.last_checked_at, Page.claimed_by, Page.claim_expires)
-                               .where(Page.id == page_id)).first()
+        # Core and a prebuilt statement: the daemon reads this before every scheduled check.
+        with self.engine.connect() as conn:
+            row = conn.execute(_CLAIM_INFO, {"b_id": page_id}).first()
         return (row[0], row[1], row[2]) if row else (None, None, None)
 
     def heartbeat(self, worker: str, started_at: datetime, checks: int) -> None:
@@ -597,6 +599,8 @@ _STATE = (
     .where(_page_c.id == bindparam("b_id"))
 )
 _CHECK_INSERT = Check.__table__.insert()  # type: ignore[attr-defined]
+_CLAIM_INFO = select(_page_c.last_checked_at, _page_c.claimed_by, _page_c.claim_expires).where(
+    _page_c.id == bindparam("b_id"))
 
 
 # One conditional UPDATE takes a page: free (or lapsed) claim and not checked too recently.
@@ -624,7 +628,7 @@ def _page_update(keys: frozenset[str]) -> Any:
 def _read_state(conn: Any, page_id: str) -> PageState:
     row = conn.execute(_STATE, {"b_id": page_id}).first()
     if row is None:  # not in the database yet
-        return PageState(page_id, None, None, 0, False, None, None, None, None, None, None)
+        return PageState(page_id=page_id)
     return PageState(page_id=page_id, etag=row[0], last_modified=row[1], failures=row[2], gone=bool(row[3]),
                      pending_hash=row[4], last_checked_at=row[5], snapshot_id=row[6], text_hash=row[7],
                      raw_hash=row[8], extract_sig=row[9])
