@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-import time
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from monitor.classify import Finding, classify, find_jurisdictions, jurisdiction_name, split_sentences
+from monitor.classify import (
+    RULES,
+    Finding,
+    classify,
+    find_jurisdictions,
+    is_relevant,
+    jurisdiction_name,
+    relevant_changes,
+    split_sentences,
+    statements,
+)
+from monitor.classify.rules import explain
 
 CASES: list[dict[str, Any]] = tomllib.loads(
     (Path(__file__).parent / "classify_cases.toml").read_text(encoding="utf-8")
@@ -17,11 +27,11 @@ CASES: list[dict[str, Any]] = tomllib.loads(
 
 
 def _shape(findings: list[Finding], expect: list[list[str]]) -> list[list[str]]:
-    """Findings as [kind, jurisdiction(, evidence)] lists, as long as each expected item."""
+    """Findings as [kind, jurisdiction(, evidence)] lists, as long as each expected item ("" = unspecified)."""
     out = []
     for i, f in enumerate(findings):
         width = len(expect[i]) if i < len(expect) else 3
-        out.append([f.kind, f.jurisdiction, f.evidence][:width])
+        out.append([f.kind, f.jurisdiction or "", f.evidence][:width])
     return out
 
 
@@ -31,15 +41,20 @@ def test_case_table(case: dict[str, Any]) -> None:
     assert _shape(findings, case["expect"]) == case["expect"], case.get("why", "")
 
 
+def test_every_rule_is_documented_and_its_examples_fire_it() -> None:
+    """The rule table in the docs comes from RULES; each rule's own examples must produce that rule."""
+    names = [r.name for r in RULES]
+    assert len(names) == len(set(names))
+    for rule in RULES:
+        assert rule.summary and rule.examples, rule.name
+        for example in rule.examples:
+            found = [(a.kind, a.rule) for a in explain(example)]
+            assert (rule.kind, rule.name) in found, f"{rule.name}: {example!r} gave {found}"
+
+
 def test_case_table_covers_every_rule() -> None:
-    rules = {f.rule for c in CASES for f in classify(c.get("old", ""), c["text"], c.get("company"))}
-    assert {
-        "pause-verb+request-object", "pause-verb+handling-object", "refuse+handling-object",
-        "reject-verb+request-object", "negated-handling+request-object", "passive-pause+request-subject",
-        "pause-noun+request-object", "on-hold", "put-on-hold", "mlat-redirect", "lift-verb+request-object",
-        "lift-verb-intransitive", "lift-verb+pronoun-object", "lift-of-pause", "pause-ended",
-        "no-longer-paused", "again+handling",
-    } <= rules
+    fired = {a.rule for c in CASES for line in c["text"].splitlines() for a in explain(line, c.get("company"))}
+    assert fired == {r.name for r in RULES}, f"rules no case exercises: {sorted({r.name for r in RULES} - fired)}"
 
 
 # ---- the finding itself -------------------------------------------------------------------------
@@ -49,7 +64,7 @@ def test_finding_fields_for_a_new_pause() -> None:
     quote = "We have paused processing any data requests from, and related to, Hong Kong SAR."
     [f] = classify("Government requests\nWe review every request.", f"Government requests\n{quote}", "Zoom")
     assert f == Finding("pause_started", "HK", quote, "stated", f.rule)
-    assert f.rule.startswith("pause-verb")
+    assert f.rule == "stop+handling"
 
 
 def test_removed_statement_quotes_the_old_sentence() -> None:
@@ -91,7 +106,7 @@ def test_empty_and_blank_texts() -> None:
     assert classify("  \n\n ", "\n") == []
     assert classify("We paused data requests from Russia.", "") == [
         Finding("pause_lifted", "RU", "We paused data requests from Russia.", "statement_removed",
-                "pause-verb+request-object")]
+                "stop+handling")]
 
 
 def test_output_is_deterministic_and_ordered() -> None:
@@ -195,16 +210,93 @@ def test_jurisdiction_name() -> None:
     assert jurisdiction_name("XX") == "XX"
 
 
-# ---- speed (the benchmark is bench/bench_classify.py; this is a loose floor) -----------------------
+# ---- page context, unspecified jurisdictions, relevant sentences ---------------------------------
 
 
-def test_classification_is_fast() -> None:
-    texts = [c["text"] for c in CASES if "\n" not in c["text"]]
-    start = time.perf_counter()
-    n = 0
-    while n < 2000:
-        for text in texts:
-            classify("", text)
-        n += len(texts)
-    rate = n / (time.perf_counter() - start)
-    assert rate > 1000, f"{rate:.0f} statements/s"
+def test_jurisdiction_from_the_section_heading() -> None:
+    text = "Government requests\nWe answer valid requests.\nHong Kong SAR\nWe have paused our review of these requests."
+    [f] = classify("", text)
+    assert (f.kind, f.jurisdiction, f.context) == ("pause_started", "HK", "Hong Kong SAR")
+    assert f.quote == "We have paused our review of these requests."
+
+
+def test_jurisdiction_from_the_previous_sentence_of_the_section() -> None:
+    text = ("Requests from Russia\nWe have received few demands from Russian police in 2021. "
+            "We are suspending our answers to such demands while we study the new decree.")
+    [f] = classify("", text)
+    assert (f.kind, f.jurisdiction) == ("pause_started", "RU")
+    assert f.context == "We have received few demands from Russian police in 2021."
+
+
+def test_previous_sentence_naming_two_places_is_no_context() -> None:
+    text = "Requests from Russia and Belarus rose. We have paused processing these requests."
+    [f] = classify("", text)
+    assert (f.jurisdiction, f.context) == (None, None)
+
+
+def test_context_stops_at_the_next_heading() -> None:
+    text = ("Hong Kong\nWe review requests from Hong Kong carefully.\n"
+            "Police tools\nWe have ended our police request portal.")
+    [f] = classify("", text)
+    assert (f.kind, f.jurisdiction, f.context) == ("pause_started", None, None)
+
+
+def test_unspecified_jurisdiction_in_a_lone_sentence() -> None:
+    [f] = classify("", "The company said it has paused reviewing law-enforcement requests while it assesses the law.")
+    assert (f.kind, f.jurisdiction, f.evidence) == ("pause_started", None, "stated")
+
+
+def test_named_and_unnamed_pauses_in_one_text_are_separate_states() -> None:
+    old = "Hong Kong\nWe have paused data requests from Hong Kong authorities."
+    new = old + "\nVideo requests\nRing will no longer let police request videos through the Neighbors app."
+    [f] = classify(old, new)
+    assert (f.kind, f.jurisdiction) == ("pause_started", None)
+    [gone] = classify(new, old)
+    assert (gone.kind, gone.jurisdiction, gone.evidence) == ("pause_lifted", None, "statement_removed")
+
+
+def test_statements_of_a_text() -> None:
+    text = "Hong Kong\nWe have paused processing data requests from Hong Kong.\nWe resumed data requests from Russia."
+    found = statements(text)
+    assert [(s.kind, s.jurisdiction, s.index) for s in found] == [("pause", "HK", 1), ("lift", "RU", 2)]
+
+
+@pytest.mark.parametrize(("sentence", "relevant"), [
+    ("We received 358 requests for user data from Hong Kong authorities in 2019.", True),
+    ("Police must submit a valid subpoena to obtain basic subscriber information.", True),
+    ("We have paused processing data requests from Hong Kong.", True),
+    ("Hong Kong", False),
+    ("Our offices are closed on public holidays.", False),
+    ("We updated the design of this page.", False),
+    ("Apple paused product sales in Russia.", False),
+])
+def test_is_relevant(sentence: str, relevant: bool) -> None:
+    assert is_relevant(sentence) is relevant
+
+
+def test_relevant_changes_are_signed_sentences() -> None:
+    old = "Hong Kong\nWe review all requests from Hong Kong police.\nLast updated: May."
+    new = "Hong Kong\nWe have paused processing data requests from Hong Kong police.\nLast updated: July."
+    assert relevant_changes(old, new) == [
+        "- We review all requests from Hong Kong police.",
+        "+ We have paused processing data requests from Hong Kong police.",
+    ]
+    assert relevant_changes(new, new) == []
+    moved = "We have paused processing data requests from Hong Kong police.\nHong Kong\nLast updated: July."
+    assert relevant_changes(new, moved) == []
+
+
+def test_relevant_changes_are_capped() -> None:
+    new = "\n".join(f"We received {n} requests from Russian police." for n in range(500))
+    found = relevant_changes("", new)
+    assert len(found) == 40 and found[0] == "+ We received 0 requests from Russian police."
+
+
+# ---- bounded work ------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_adversarial_text_is_linear() -> None:
+    """A megabyte of trigger words in one 'sentence', or a megabyte of trigger sentences, stays linear."""
+    classify("", "processing resumed " * 55_000 + "Hong Kong")
+    classify("", "We have paused processing requests from Hong Kong and resumed them. " * 15_000)

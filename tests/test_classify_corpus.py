@@ -2,12 +2,8 @@
 
 Each statement is scored as classify("", text): a pause_started label is matched by a pause_started
 finding, a pause_lifted label (a lift stated in the text) by a pause_lifted finding. Predictions and
-gold are sets of (kind, jurisdiction) pairs per statement.
-
-Gold with jurisdiction null: events are keyed by an ISO jurisdiction (DESIGN.md, "Events"), so a
-statement that names no jurisdiction cannot produce an event. Such statements, even when labelled as
-a pause, are scored as expecting no event: any finding for them is a false positive, and they add
-nothing to recall. Scoring them as recall misses instead would demand the impossible.
+gold are sets of (kind, jurisdiction) pairs per statement; a statement that names no jurisdiction is
+labelled with a null one, and must give an event with a null ("unspecified") jurisdiction.
 """
 
 from __future__ import annotations
@@ -28,9 +24,9 @@ Pair = tuple[str, str | None]
 
 def _gold(item: dict[str, object]) -> set[Pair]:
     label, code = item["label"], item.get("jurisdiction")
-    if label == "none" or not code:
+    if label == "none":
         return set()
-    return {(str(label), str(code))}
+    return {(str(label), str(code) if code else None)}
 
 
 def test_corpus_precision_and_recall() -> None:

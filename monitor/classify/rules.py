@@ -1,965 +1,1423 @@
-"""Sentence-level rules: does this sentence assert a pause (or a lift of a pause) of government /
-law-enforcement data requests, and for which jurisdictions?
+"""Sentence-level rules: does a sentence assert that a company pauses (or lifts a pause on)
+government / law-enforcement requests for user data, and for which jurisdictions?
 
-This is shallow parsing with lexicons, not keyword spotting. For each trigger (a pause verb, a
-negated request-handling verb, a pause noun, a lift verb, ...) we look at:
+The analysis is shallow parsing over tagged tokens (see `lexicon` and `analysis`), in three parts:
 
-* the object window: the text after the trigger up to a clause boundary. It must be about
-  requests / data handed to authorities ("processing of data requests", "responding to requests",
-  "the disclosure of user data to the Hong Kong government"), not about sales, ads, service,
-  accounts or "use of personal data". Jurisdictions are taken from this window only, so a dateline,
-  "China's new law" or "a treaty with the United States" elsewhere in the sentence is not a target.
-* the verb group just before the trigger (auxiliaries, adverbs, negation, modals, control verbs):
-  negated pauses, modal or conditional ones ("may pause", "if ... we would suspend") and denials
-  are not assertions.
-* the subject of the clause: a government, court, police force or a bare country as the actor
-  ("Hong Kong police stopped sending requests") is another actor's pause, not the company's.
+* **the action**, in verb, noun or adjective form: a verb that stops something ("paused",
+  "sunsetting", "will no longer process"), a noun ("the suspension of", "a moratorium on"), a
+  predicate ("requests ... are on hold", "has become unavailable to police"), or a lift ("resumed",
+  "the reinstatement of", "again respond", "lifted the pause on");
+* **its object**: the head of the phrase it governs must be the handling of requests ("processing
+  data requests", "our responses to"), requests themselves ("government data requests"), data given
+  to authorities ("providing user data to the police"), cooperation with authorities, or a channel
+  through which authorities ask for data ("the tool police used to request footage"). A head that
+  is something else (sales, ads, sign-ups, accounts, AI training, content takedowns) stops the rule;
+* **its modifiers**: negation, modality and intention, conditionals, reported denials, questions,
+  deliberation, other actors (a government pausing its own requests), statistics, one-off
+  requests, and history that is over.
 
-A sentence that both tells of a pause and of its end for a jurisdiction is a lift only.
+Each rule is small, named, documented with examples (`RULES`), and costs a bounded look around
+its trigger token, so a sentence costs time linear in its length.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
-from .jurisdictions import mentions
+from . import lexicon as L
+from .analysis import Sentence, analyse
 
 PAUSE, LIFT = "pause", "lift"
+
+_VG_OK = (L.AUX | L.ADV | L.NEG | L.NO_LONGER | L.CHANGE | L.IRREALIS | L.ASSERT | L.STILL | L.AGAIN | L.HISTORY
+          | L.MANNER | L.CAPABILITY | L.DELIB)
+_PARTICLES = frozenset({"off", "down", "out", "over", "up", "back", "on"})
+_CITY_CODES = frozenset({"HK", "MO", "SG", "MC", "VA", "TW", "GI"})
+_PUT = frozenset({"put", "puts", "putting", "placed", "places", "placing", "place", "kept", "keep", "keeps",
+                  "keeping", "left", "remain", "remains", "remained"})
+_OVER = frozenset({"ended", "lifted", "expired", "over", "concluded", "removed", "rescinded", "revoked",
+                   "dropped", "withdrawn", "reversed", "terminated", "finished"})
+# A hand-over is to authorities by itself; "disclose records" is not, without a recipient or a request.
+_STRONG_DISCLOSE = frozenset({"hand", "turn", "surrender", "divulge", "hand over", "turn over", "handover",
+                              "give up"})
+_NEEDS_OVER = frozenset({"hand", "turn"})
+_DISCLOSE_NOUNS = frozenset({"production", "disclosure", "provision", "sharing", "data sharing", "delivery", "release",
+                             "handover", "hand over", "extraction", "disclosing", "transfer"})
+_AUTH_ONLY = frozenset({"unlock", "decrypt", "perform", "send", "relay", "forward", "leak", "extract"})
+_YEARS = tuple(str(y) for y in range(1990, 2040))
+_MONTHS = frozenset({"january", "february", "march", "april", "may", "june", "july", "august", "september",
+                     "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+                     "sept", "oct", "nov", "dec", "last", "early", "late", "mid"})
+_AVAILABLE = frozenset({"available", "accessible", "possible", "reachable", "obtainable", "allowed",
+                        "permitted", "shared", "provided", "given", "disclosed", "handed"})
+_CONDITION_VERBS = frozenset({"asked", "requested", "ordered", "compelled", "required", "pressed", "forced",
+                              "demanded", "subpoenaed", "served"})
 
 
 @dataclass(frozen=True)
 class Assertion:
     kind: str  # PAUSE | LIFT
-    jurisdiction: str
+    jurisdiction: str | None  # None: the sentence names none (the page's context may)
     rule: str
-    pos: int  # offset of the trigger in the normalized sentence (for ordering)
+    pos: int  # character offset of the trigger in the normalized sentence (for ordering)
+    how: str = "sentence"  # where the jurisdiction came from: sentence | fronted | anaphor | "" (none)
 
 
-def _rx(pattern: str) -> re.Pattern[str]:
-    # Rules run on a lowercased copy of the sentence (same offsets): lowercase case-sensitive
-    # patterns are several times faster than re.IGNORECASE, and we need thousands a second.
-    return re.compile(pattern)
+@dataclass(frozen=True)
+class Rule:
+    """A named rule: what it recognises, and sentences it must classify (the docs and tests use these)."""
 
-
-# ---------------------------------------------------------------------------------------------
-# Lexicons
-# ---------------------------------------------------------------------------------------------
-
-# Verbs that stop something. Classes decide what object they accept.
-_PAUSE_VERB = _rx(
-    r"\b(paus(?:e|es|ed|ing)|suspend(?:s|ed|ing)?|halt(?:s|ed|ing)?|stop(?:s|ped|ping)?|"
-    r"freez(?:e|es|ing)|froze(?:n)?|ceas(?:e|es|ed|ing)|discontinu(?:e|es|ed|ing)|"
-    r"terminat(?:e|es|ed|ing)|end(?:s|ed|ing)?|refus(?:e|es|ed|ing)|declin(?:e|es|ed|ing)|"
-    r"reject(?:s|ed|ing)?|den(?:y|ies|ied|ying)|withh(?:old|olds|eld|olding)|turn(?:s|ed|ing)?\s+down)\b"
-)
-_PARTICIPLES = frozenset({
-    "paused", "suspended", "halted", "stopped", "frozen", "ceased", "discontinued", "terminated",
-    "ended", "refused", "declined", "rejected", "denied", "withheld", "turned down",
-})
-
-
-def _verb_class(verb: str) -> str:
-    v = verb.lower()
-    if v.startswith(("refus", "declin")):
-        return "refuse"  # refuse to hand over / refuse requests
-    if v.startswith(("reject", "den", "turn")):
-        return "reject"  # reject / deny requests (a request object only)
-    return "pause"
-
-
-# Verbs for handling a request; negated ("will no longer process") they are a refusal.
-_HANDLING_VERB = _rx(
-    r"\b(process(?:es|ed|ing)?|respond(?:s|ed|ing)?|repl(?:y|ies|ied|ying)|answer(?:s|ed|ing)?|"
-    r"review(?:s|ed|ing)?|consider(?:s|ed|ing)?|produc(?:e|es|ed|ing)|provid(?:e|es|ed|ing)|"
-    r"disclos(?:e|es|ed|ing)|shar(?:e|es|ed|ing)|hand(?:s|ed|ing)?\s+over|turn(?:s|ed|ing)?\s+over|"
-    r"giv(?:e|es|en|ing)|gave|suppl(?:y|ies|ied|ying)|releas(?:e|es|ed|ing)|compl(?:y|ies|ied|ying)|"
-    r"hono(?:u)?r(?:s|ed|ing)?|fulfil(?:l)?(?:s|ed|led|ing|ling)?|accept(?:s|ed|ing)?|"
-    r"entertain(?:s|ed|ing)?|act(?:s|ed|ing)?\s+on|co-?operat(?:e|es|ed|ing)|assist(?:s|ed|ing)?|"
-    r"yield(?:s|ed|ing)?|grant(?:s|ed|ing)?|execut(?:e|es|ed|ing)|action(?:s|ed|ing)?|"
-    r"work(?:s|ed|ing)?\s+with|engag(?:e|es|ed|ing)\s+with|deal(?:s|t|ing)?\s+with|"
-    r"accommodat(?:e|es|ed|ing)|reveal(?:s|ed|ing)?|pass(?:es|ed|ing)?\s+on|transfer(?:s|red|ring)?)\b"
-)
-_HANDLING_BASE = (
-    r"(?:process|respond|reply|answer|review|consider|produce|provide|disclose|share|hand\s+over|"
-    r"hand|turn\s+over|give|supply|release|comply|honou?r|fulfill?|accept|entertain|act\s+on|"
-    r"co-?operate|assist|yield|grant|execute|action|work\s+with|engage\s+with|deal\s+with|"
-    r"accommodate|reveal|pass\s+on|transfer|allow|let|permit)"
-)
-_HANDLING_HEAD = (
-    # up to three modifiers ("law enforcement data sharing", "data-sharing"), no preposition among them
-    r"(?:(?!(?:of|to|for|from|in|on|at|by|with|that|which|and)\b)[\w']+(?:\s+|-))?"
-    r"(?:(?!(?:of|to|for|from|in|on|at|by|with|that|which|and)\b)[\w']+(?:\s+|-))?"
-    r"(?:(?!(?:of|to|for|from|in|on|at|by|with|that|which|and)\b)[\w']+(?:\s+|-))?"
-    r"(processing|responding|replying|answering|reviewing|considering|producing|providing|"
-    r"disclosing|sharing|handing(?:\s+over)?|turning\s+over|giving|supplying|releasing|complying|"
-    r"honou?ring|fulfill?ing|accepting|entertaining|acting\s+on|co-?operating|assisting|yielding|"
-    r"granting|executing|actioning|working\s+with|engaging\s+with|dealing\s+with|accommodating|"
-    r"allowing|letting|permitting|production|reviews?|consideration|responses?|disclosures?|"
-    r"compliance|co-?operation|collaboration|engagement|provision|handling|fulfil(?:l)?ment|"
-    r"acceptance|assistance|handover|hand-over)\b"
-)
-_HANDLING_HEAD_RE = _rx(r"\b" + _HANDLING_HEAD)
-# "their mechanisms to process data requests", "efforts to respond to ...".
-_NOUN_TO_HANDLING = _rx(r"(?:[\w'-]+\s+){1,2}?to\s+(?:\w+ly\s+)?(" + _HANDLING_BASE + r")\b")
-# Heads that by themselves mean a legal hand-over (so "data" needs no authority word beside it).
-_STRONG = re.compile(r"^(?:hand|turn|produc|handover|hand-over|disclos)")
-# Heads that are about dealing with authorities (so an authority word is enough of an object).
-_COOP = re.compile(r"^(?:co-?operat|collaborat|engag|assist|work|deal|accommodat)")
-
-_REQUEST_WORD = _rx(
-    r"\b(requests?|request(?=\s+(?:user|account|customer|video|footage|data|information|records))|"
-    r"demands?|subpoenas?|warrants?|orders|directives?|inquir(?:y|ies)|enquir(?:y|ies)|"
-    r"legal\s+process(?:es)?|production\s+orders?)\b"
-)
-_DATA_WORD = _rx(
-    r"\b(data(?!\s+(?:cent(?:er|re)s?|transfers?|locali[sz]ation|storage|protection|privacy|breach(?:es)?|"
-    r"collection|processing\s+agreement))|information|info|records?|footage|videos?|recordings?|"
-    r"(?:user|account|customer|stored|private)\s+content|content\s+of\s+(?:communications|messages|accounts)|"
-    r"communications|messages|details|ip\s+addresses|phone\s+numbers|subscriber|metadata|materials?|"
-    r"user\s+files|(?:connection|access|server|usage|activity)\s+logs|logs)\b"
-)
-_AUTH_WORD = _rx(
-    r"\b(governments?|authorit(?:y|ies)|police|law\s+enforcement|courts?|judges?|officials|"
-    r"regulators?|ministr(?:y|ies)|prosecutors?|agenc(?:y|ies)|security\s+services|"
-    r"intelligence|military|junta|state(?![\s-](?:owned|run|backed|media|controlled|affiliated|sponsored))|"
-    r"states|investigators|fsb|kremlin|tatmadaw|"
-    r"roskomnadzor|officers)\b"
-)
-# Requests that are not for user data (content removal, customer service, ...).
-_NON_DATA_REQUEST = _rx(
-    r"\b(take-?down|removal|remove|delisting|deletion|erasure|customer\s+service|subject\s+access|"
-    r"data\s+subject|(?:refund|support|feature|friend|follow|purchase|payment|withdrawal|media|press|"
-    r"interview|access)\s+(?:requests?|inquiries)|for\s+comment|"
-    r"(?:to|that\s+we)\s+(?:remove|delete|take\s+down|block|censor|restrict|ban|unlock|decrypt|shut\s+down|"
-    r"suspend|close|disable|geo-?block|deactivate|unmask|store|keep|host|locali[sz]e|relocate|move))\b"
-)
-# "the requested information": one request, not a standing refusal.
-_ONE_OFF = _rx(r"\bthe\s+requested\b|\bthat\s+request\b|\bthis\s+request\b")
-# "has not and will not provide ...": an assurance about the past and future, not a change.
-_ASSURANCE = _rx(r"\b(?:has|have|had|did|do|does)(?:\s+not|n't|\s+never)\s+and\s+$")
-# A count right before the request noun ("358 requests", "40% of requests"), not a year.
-_NUMBER_BEFORE = _rx(r"(?:\b(?!(?:19|20)\d\d\b)\d[\d,.]*|\b(?:one|two|three|four|five|six|seven|eight|nine|"
-                     r"ten|dozens?|hundreds?|thousands?|several|many|most|some|half|percent|per\s+cent)\b|%)"
-                     r"(?:\s+[\w'-]+){0,4}\s+$")
-# "requests that do not meet ...": a policy for some requests, not a pause.
-_RESTRICTIVE = _rx(
-    r"\b(?:that|which)\s+(?:do|does|are|is|fail|lack)(?:\s+not|n't)?\b(?:\s+(?:meet|comply|have|"
-    r"satisfy|follow|include))?|\bunless\b|\bexcept\b|\bwithout\s+(?:a\s+|any\s+)?(?:valid|proper|"
-    r"legal|lawful)|\boverly\s+broad|\bimproper|\binvalid|\bunlawful|\billegitimate|\bnot\s+valid|"
-    r"\blacking\b|\bdo(?:es)?\s+not\s+meet|\bfail\s+to\s+meet|\binconsistent\s+with"
-)
-_SINGULAR_REQUEST = _rx(
-    r"^(?:a|an|the|this|that|its|their|his|her|one)\s+(?:[\w'-]+\s+){0,3}?"
-    r"(?:request|order|demand|subpoena|warrant|directive|inquiry|enquiry)\b(?!s)"
-)
-
-# Leading determiners / adverbs / quantifiers to skip before the object head.
-_LEAD = _rx(
-    r"(?:(?:the|all|any|our|its|their|new|further|incoming|future|pending|such|these|those|some|"
-    r"every|each|direct|also|too|now|immediately|temporarily|effectively|indefinitely|completely|"
-    r"entirely|fully|formally|officially|quietly|reportedly|voluntarily|altogether|again|"
-    r"until\s+further\s+notice|for\s+now|for\s+the\s+time\s+being|at\s+present|at\s+this\s+time|"
-    r"(?:the\s+)?vast\s+majority\s+of|(?:most|all|some|much|part|many)\s+of|"
-    r"(?:the\s+)?(?:bulk|majority)\s+of)\s+)*"
-)
-# A request noun phrase at the object head: up to five modifiers without a preposition or a verb.
-_REQ_NP = _rx(
-    r"(?:(?!(?:of|to|for|from|in|on|at|by|with|that|which|who|is|are|was|were|has|have)\b)"
-    r"[\w'-]+,?\s+){0,5}?(?:requests?|demands?|subpoenas?|warrants?|orders|directives|inquiries|"
-    r"enquiries|legal\s+process(?:es)?)\b"
-)
-
-# ---------------------------------------------------------------------------------------------
-# Clause structure
-# ---------------------------------------------------------------------------------------------
-
-# Where an object window ends.
-_BOUNDARY = _rx(
-    r"\s*[;:!?(]|\s\|\s|\s[—–]\s|\s-\s|"
-    r",\s*(?:which|who|whose|while|whereas|as|after|before|because|since|following|pending|but|though|"
-    r"although|according|said|says|told|citing|amid|amidst|when|until|unless|if|so|saying|adding|"
-    r"noting|a|an|the\s+company|the\s+firm|despite|even|and\s+(?:we|it|they|he|she|the\s+company|said|"
-    r"that|will|would|is|are|has|have|had|also|then))\b|"
-    r"\s(?:while|whilst|whereas|after|before|because|following|pending|until|till|unless|instead|"
-    r"amid|amidst|despite|though|although|when|whenever|since|citing|saying|which|if|whether|"
-    r"said|says|told|stated|announced|reported|(?<!such\s)(?<!as\swell\s)as(?!\s+(?:well|such|of|"
-    r"part))|in\s+the\s+wake\s+of|in\s+light\s+of|due\s+to|so\s+that|in\s+order\s+to|"
-    r"and\s+(?:we|it|they|he|she|the\s+company|said|that|will|would|is|are|has|have|had|also|then)|"
-    r"but|imposed|enacted|passed|took\s+effect|went\s+into\s+effect|came\s+into\s+(?:force|effect)|"
-    r"entered\s+into\s+force|entry\s+into\s+force|to\s+(?:review|assess|evaluate|study|examine|"
-    r"consider|protect|ensure|allow|determine|understand|address|avoid|monitor|see|conduct|"
-    r"comply\s+with\s+(?:the|a|its))|the\s+company\s+(?:said|told|confirmed))\b"
-)
-# Where the clause holding a trigger starts (its subject follows).
-_CLAUSE_START = _rx(
-    r"[;:,(\[]|\s[—–-]\s|\b(?:that|which|who|said|says|told|announced|stated|confirmed|confirming|"
-    r"revealed|noted|added|explained|wrote|reported|notified|informed|while|when|after|because|but|"
-    r"if|unless|whereas|although|though|saying|and(?=\s+(?:we|it|they|he|she|the\s+company)\b)|"
-    r"(?:and|or)(?=\s+(?:\w+ly\s+)?(?:does|did|do|has|have|had|will|would|is|are|was|were|won't|"
-    r"doesn't|don't|didn't|hasn't|haven't|isn't|aren't|no\s+longer|not|also|now|then|since)\b)|"
-    r"as(?=\s+(?:we|it|they)\b))\b"
-)
-_RELATIVE = re.compile(r"\b(?:which|who|whom|whose|that)\b")
-_PARENTHETICAL = re.compile(r",\s[^,;:]{1,40},\s*$")
-_TOKEN = re.compile(r"[\w-]+(?='(?:ll|d|ve|re|m)\b)|'(?:ll|d|ve|re|m)\b|[\w'-]+|[^\w\s]")
-# Words that can stand between a subject and its verb.
-_AUX = frozenset({
-    "am", "is", "are", "was", "were", "be", "been", "being", "have", "has", "had", "having", "do",
-    "does", "did", "will", "would", "shall", "should", "can", "could", "may", "might", "must", "'ll",
-    "'d", "'ve", "'re", "'m", "won't", "wouldn't", "don't", "doesn't", "didn't", "isn't", "aren't",
-    "wasn't", "weren't", "haven't", "hasn't", "hadn't", "can't", "cannot", "couldn't", "shouldn't",
-    "mustn't", "shan't", "remain", "remains", "remained", "stay", "stays", "stayed", "get", "gets",
-    "got", "not", "never", "no", "longer", "to", "going", "gone",
-})
-_VG_ADVERBS = frozenset({
-    "also", "too", "now", "already", "immediately", "temporarily", "effectively", "currently",
-    "indefinitely", "completely", "entirely", "fully", "formally", "officially", "quietly",
-    "reportedly", "further", "still", "directly", "voluntarily", "largely", "just", "then", "recently",
-    "promptly", "swiftly", "subsequently", "therefore", "thus", "actually", "essentially",
-    "automatically", "simply", "generally", "actively", "instead", "again", "even", "yet", "ever",
-    "presently", "since", "once", "all", "both", "each", "so", "far", "until", "notice",
-    "decided", "decide", "decides", "agreed", "agree", "agrees", "chose", "chosen", "choose", "opted",
-    "begun", "began", "begin", "started", "start", "continue", "continues", "continued", "plan",
-    "plans", "planned", "planning", "intend", "intends", "intended", "considering", "consider",
-    "considered", "threatened", "threaten", "threatens", "expected", "likely", "prepared", "ready",
-    "want", "wants", "wanted", "hope", "hopes", "seek", "seeks", "sought", "try", "tries", "tried",
-    "attempt", "attempts", "attempted", "able", "unable", "forced", "need", "needs", "needed",
-    "promised", "pledged", "vowed", "moved", "elected", "set", "poised", "determined", "quick",
-    "quickly", "publicly", "mostly", "partially", "partly", "broadly", "in", "turn",
-    "reluctantly", "ultimately", "finally", "first", "initially", "later", "soon", "shortly",
-    "today", "previously", "formerly", "altogether", "outright", "unilaterally", "globally",
-})
-_NEG = frozenset({
-    "refuse", "refuses", "refused", "refusing", "decline", "declines", "declined", "declining",  # "refused to stop"
-    "not", "never", "won't", "wouldn't", "don't", "doesn't", "didn't", "isn't", "aren't", "wasn't",
-    "weren't", "haven't", "hasn't", "hadn't", "can't", "cannot", "couldn't", "shouldn't", "mustn't",
-    "shan't", "unable",
-})
-_MODAL = frozenset({"may", "might", "could", "should", "must", "can", "couldn't", "shouldn't", "mustn't"})
-_IRREALIS_VG = frozenset({
-    "plan", "plans", "planned", "planning", "intend", "intends", "intended", "considering", "consider",
-    "considered", "threatened", "threaten", "threatens", "expected", "likely", "prepared", "ready",
-    "want", "wants", "wanted", "hope", "hopes", "seek", "seeks", "sought", "try", "tries", "tried",
-    "attempt", "attempts", "attempted", "able", "unable", "need", "needs", "needed", "poised",
-})
-_BE = frozenset({"am", "is", "are", "was", "were", "be", "been", "being", "'re", "'m", "isn't", "aren't",
-                 "wasn't", "weren't", "remain", "remains", "remained", "stay", "stays", "stayed", "get",
-                 "gets", "got"})
-_FUTURE = frozenset({"will", "'ll", "shall", "won't", "shan't", "going"})
-_WOULD = frozenset({"would", "'d", "wouldn't"})
-_DO = frozenset({"do", "does", "did", "don't", "doesn't", "didn't"})
-_PERFECT = frozenset({"have", "has", "had", "'ve", "haven't", "hasn't", "hadn't"})
-_PAST_AUX = frozenset({"was", "were", "did", "wasn't", "weren't", "didn't"})
-
-# Irrealis context before a trigger: orders, appeals, plans, conditions.
-_IRREALIS = _rx(
-    r"\b(?:may(?!\s+\d)|might|could|should|must|would\s+rather|consider(?:s|ed|ing)?|"
-    r"plan(?:s|ned|ning)?\s+to|intend(?:s|ed|ing)?\s+to|threaten(?:s|ed|ing)?\s+to|"
-    r"propos(?:e|es|ed|ing)\s+to|expected\s+to|likely\s+to|prepared\s+to|ready\s+to|"
-    r"reserves?\s+the\s+right|(?:want|expect|need|wish)(?:s|ed)?\s+(?:[\w'-]+\s+){0,3}to|"
-    r"hop(?:e|es|ed|ing)\s+to|seek(?:s|ing)?\s+to|(?:would|'d)\s+like\s+(?:[\w'-]+\s+){0,3}to|"
-    r"sought\s+to|tr(?:y|ies|ied|ying)\s+to|attempt(?:s|ed|ing)?\s+to|urg(?:e|es|ed|ing)|"
-    r"call(?:s|ed|ing)?\s+(?:on|for|upon)|ask(?:s|ed|ing)?\s+(?:[\w'-]+\s+){0,3}to|"
-    r"press(?:ed|ing|ured?|uring)?\s+(?:[\w'-]+\s+){0,3}to|demand(?:s|ed|ing)?\s+that|"
-    r"order(?:s|ed|ing)?\s+(?:[\w'-]+\s+){0,3}to|forc(?:e|es|ed|ing)\s+(?:[\w'-]+\s+){0,3}to|"
-    r"requir(?:e|es|ed|ing)\s+(?:[\w'-]+\s+){0,3}to|whether|encourag\w+|if|in\s+case|"
-    r"in\s+the\s+event|rumou?rs?|speculat\w+)\b"
-)
-# "even if they are valid" is no condition on the pause; "even if asked" makes it hypothetical.
-_CONDITIONAL = _rx(r"\b(?:(?<!even\s)(?<!as\s)(?<!only\s)if|in\s+the\s+event|were\s+(?:we|they|it)\s+to|"
-                   r"if\s+(?:asked|requested|ordered|compelled|required|pressed)|when\s+asked)\b|"
-                   r"\bshould\s+(?:we|they|it|the\s+\w+)\s+(?:be|receive|become|ask)")
-_DENIAL = _rx(
-    r"\b(?:den(?:y|ies|ied|ying)\s+(?:that|having|reports?|claims?|it|any)|denial|refut\w+|rebut\w+|"
-    r"(?:dismiss|reject)(?:s|ed|ing)?\s+(?:reports?|claims?|allegations?|suggestions?|rumou?rs?)|"
-    r"false|untrue|not\s+true|no\s+truth|inaccurate|misleading|no\s+plans?|no\s+intention|"
-    r"no\s+decision|never\s+(?:said|announced)|not\s+(?:aware|correct))\b"
-)
-# A pause told as history that is over.
-_HISTORY = _rx(
-    r"\b(?:previously|formerly|used\s+to|at\s+one\s+point|once\s+had|"
-    r"until\s+(?:early\s+|late\s+|mid-?)?(?:(?:19|20)\d\d|january|february|march|april|june|july|"
-    r"august|september|october|november|december|last\s+(?:year|month|week))|"
-    r"from\s+(?:\w+\s+)?(?:19|20)\d\d\s+(?:to|until|through|till)\b|"
-    r"between\s+(?:\w+\s+)?(?:19|20)\d\d\s+and\b|before\s+resuming|later\s+resumed)"
-)
-
-_WE = re.compile(r"\b(?:[Ww]e|WE|[Oo]urs?|OURS?|us)\b")  # not "US" (the country)
-_PRONOUN = _rx(r"^(?:it|they|he|she|this|which|who|that)$")
-_AUTH_ACTOR = _rx(
-    r"\b(?:governments?|authorit(?:y|ies)|police|law\s+enforcement|courts?|judges?|regulators?|"
-    r"ministr(?:y|ies)|minister|officials|prosecutors?|agenc(?:y|ies)|lawmakers|legislators?|"
-    r"legislature|parliament|congress|kremlin|beijing|moscow|watchdog|commissioner|pcpd|military|"
-    r"junta|security\s+services|fsb|cbp|fbi|doj|department|bureau|administration|investigators|"
-    r"the\s+(?:city|country|territory|state|region)|cyberspace|censors?)\b"
-)
-_COMPANY_ACTOR = _rx(
-    r"\b(?:compan(?:y|ies)|firms?|platforms?|apps?|providers?|giants?|startups?|messengers?|"
-    r"networks?|operators?|owners?|spokes(?:person|man|woman)|representatives?|executives?|inc|ltd|"
-    r"corp|llc|tech|maker|makers|developers?|social\s+media|search\s+engine)\b"
-)
-_BARE_SUBJECT_FILLER = _rx(r"\b(?:the|'s|s|and|or|too|also|itself|in|turn)\b|[,'’]")
-# A short fronted adverbial to skip when looking for the sentence's subject ("On Monday, ...").
-_FRONTED = _rx(r"^(?:[^,]{0,60}?,\s+)?")
-_FRONTED_OPENER = _rx(r"(?:in|on|at|after|following|last|this|since|earlier|today|meanwhile|however)\b")
-_REPORTING = _rx(
-    r"\b(?:said|says|told|announced|stated|confirmed|revealed|noted|added|explained|wrote|reported|"
-    r"notified|informed|claimed|argued|insisted|that)\b|[—–]|\s-\s"
-)
-_DEICTIC = _rx(r"\b(?:local|there|the\s+city|the\s+territory|the\s+country|the\s+region|that\s+country|"
-               r"domestic|its\s+authorities)\b")
-_FRONT_JUR = _rx(r"^(?:in|for|regarding|concerning|with\s+(?:respect|regard)\s+to|as\s+(?:for|to|regards)|"
-                 r"in\s+relation\s+to)\s+(?:the\s+)?$")
-_BASED = _rx(r"-?\s?(?:based|headquartered|owned|backed|born|made|listed|registered)\b")
-
-# Triggers beyond the verb lexicons above.
-_PAUSE_NOUN = _rx(r"\b(suspension|pause|halt|freeze|moratorium|hold|cessation|stop)\s+"
-                  r"(?:of|on|in|to|(?:applies|apply|extends|covers|affects|remains\s+in\s+place\s+for)(?:\s+to)?)\b")
-_ON_HOLD = _rx(r"\bon\s+hold\b")
-_PUT = _rx(r"\b(?:put|puts|putting|placed|places|placing|place)\b")
-_LIFT_VERB = _rx(
-    r"\b(resum(?:e|es|ed|ing)|restart(?:s|ed|ing)?|reinstat(?:e|es|ed|ing)|restor(?:e|es|ed|ing)|"
-    r"recommenc(?:e|es|ed|ing)|reviv(?:e|es|ed|ing)|reopen(?:s|ed|ing)?|unpaus(?:e|es|ed|ing)|"
-    r"unfreez(?:e|es|ing)|unfroze(?:n)?)\b"
-)
-_LIFT_OF_PAUSE = _rx(
-    r"\b(lift(?:s|ed|ing)?|end(?:s|ed|ing)?|remov(?:e|es|ed|ing)|rescind(?:s|ed|ing)?|"
-    r"revers(?:e|es|ed|ing)|revok(?:e|es|ed|ing)|drop(?:s|ped|ping)?|withdr(?:aw|aws|ew|awn|awing)|"
-    r"conclud(?:e|es|ed|ing)|(?:brought|bring|brings|bringing|put|puts|putting)\s+an\s+end\s+to)\s+"
-    r"(?:[\w'-]+\s+){0,4}?(pause|suspension|hold|freeze|moratorium|halt|restrictions?)\b"
-)
-_PAUSE_OVER = _rx(
-    r"\b(pause|suspension|hold|freeze|moratorium|halt)\b([^.;]{0,160}?)\b(?:(?:has|have|had|was|were|is|"
-    r"are|now|since|been|officially|formally|finally)\s+)*(ended|lifted|expired|over|concluded|removed|"
-    r"rescinded|no\s+longer\s+(?:in\s+(?:effect|place|force)|applies|apply))\b"
-)
-_NEG_NEAR = _rx(r"\b(?:not|n't|never|yet\s+to)\b|n't\b")
-_AGAIN = _rx(r"\b(?:again|once\s+more|anew)\b")
-_MLAT = _rx(r"\b(?:mutual\s+legal\s+assistance|mlats?)\b")
-_MLAT_VERB = _rx(
-    r"\b(?:direct(?:s|ed|ing)?|redirect(?:s|ed|ing)?|rout(?:e|es|ed|ing)|refer(?:s|red|ring)?|"
-    r"send(?:s|ing)?|sent|point(?:s|ed|ing)?|channel(?:s|led|ling)?|requir(?:e|es|ed|ing)|"
-    r"insist(?:s|ed|ing)?)\b"
-)
-_MLAT_CHANGE = _rx(r"\b(?:instead|no\s+longer|from\s+now\s+on|going\s+forward|henceforth|only)\b")
-_MLAT_HABIT = _rx(r"\b(?:always|has\s+long|have\s+long|continues?\s+to|as\s+usual)\b")
-
-# Cheap prefilter: a sentence without any of these cannot match a rule.
-_TRIGGER = _rx(
-    r"n't|\b(?:paus|suspen|halt|stop|turn|freez|froze|ceas|discontinu|terminat|end|refus|declin|reject|"
-    r"den[iy]|withh|not\b|never|no\s+longer|hold|moratorium|resum|restart|reinstat|restor|recommenc|"
-    r"reviv|reopen|lift|again|once\s+more|anew|mutual\s+legal|mlat|remov|rescind|revers|revok|drop|"
-    r"withdr|conclud|expired|over\b|cannot)"
-)
-
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"',
-                         "\u00a0": " ", "\u2009": " ", "\u202f": " "})
-_WS = re.compile(r"\s+")
-_FANCY = re.compile("[’‘“”„«»\u00a0\u2009\u202f]")
-
-
-def _lower(s: str) -> str:
-    """Lowercase without changing offsets (a few characters lowercase to two)."""
-    low = s.lower()
-    if len(low) == len(s):
-        return low
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in s)
-
-
-def normalize(sentence: str) -> str:
-    """The form rules run on: straight apostrophes, no double quotes, single spaces."""
-    if _FANCY.search(sentence):
-        sentence = sentence.translate(_QUOTES)
-    sentence = sentence.replace('"', "")
-    if "  " in sentence or "\t" in sentence or "\n" in sentence or "\r" in sentence:
-        sentence = _WS.sub(" ", sentence)
-    return sentence.strip()
-
-
-# ---------------------------------------------------------------------------------------------
-# Analysis of one sentence
-# ---------------------------------------------------------------------------------------------
-
-
-def _negated_intent(words: list[str]) -> bool:
-    """'does not intend to', 'has no plans to': negation before an intention word."""
-    return any(w in _NEG and any(x in _IRREALIS_VG for x in words[i + 1:]) for i, w in enumerate(words))
+    name: str
+    kind: str
+    summary: str
+    examples: tuple[str, ...]
 
 
 @dataclass
-class _VerbGroup:
-    start: int  # where the verb group (auxiliaries, adverbs, ...) begins
-    words: list[str]
+class _Cand:
+    kind: str
+    rule: str
+    trigger: int  # token index
+    spans: list[tuple[int, int]] = field(default_factory=list)  # where the target jurisdiction is named
+    back: bool = False  # may take its jurisdiction from earlier in the sentence ("these requests")
 
-    def has(self, words: frozenset[str]) -> bool:
-        return any(w in words for w in self.words)
+
+@dataclass
+class _Obj:
+    kind: str  # request | handling | data | channel | coop | cessation | implicit
+    head: int
+    end: int
+    counted: bool = False
+    oneoff: bool = False
+    anaphoric: bool = False
+
+
+class _VG:
+    """The verb group before a trigger: auxiliaries, adverbs, negation, modals, control verbs."""
+
+    __slots__ = ("flags", "lows", "start")
+
+    def __init__(self, start: int, flags: int, lows: list[str]) -> None:
+        self.start, self.flags, self.lows = start, flags, lows
+
+    def has(self, tag: int) -> bool:
+        return bool(self.flags & tag)
 
     @property
     def negated(self) -> bool:
-        return self.has(_NEG) or "n't" in self.words
+        return (bool(self.flags & L.NEG) and not self.flags & L.NO_LONGER) or self.refused
+
+    @property
+    def refused(self) -> bool:
+        return "refuse" in self.lows or "refused" in self.lows or "refuses" in self.lows or \
+            "refusing" in self.lows or "declined" in self.lows or "declines" in self.lows
 
     @property
     def no_longer(self) -> bool:
-        return any(a == "no" and b == "longer" for a, b in zip(self.words, self.words[1:], strict=False))
-
-    @property
-    def never(self) -> bool:
-        return "never" in self.words
+        return bool(self.flags & L.NO_LONGER)
 
 
-def _verb_group(s: str, verb_start: int, floor: int) -> _VerbGroup:
-    """Auxiliaries / adverbs / negation / control verbs right before a verb (back to `floor`)."""
-    toks = [(m.group(0), m.start()) for m in _TOKEN.finditer(s, max(floor, verb_start - 120), verb_start)]
-    words: list[str] = []
-    start = verb_start
-    for tok, pos in reversed(toks):
-        low = tok.lower()
-        if pos < floor or not (low in _AUX or low in _VG_ADVERBS or low in _NEG):
-            break
-        words.append(low)
-        start = pos
-    words.reverse()
-    # "we have not, at this time, paused": look through a short parenthetical.
-    paren = _PARENTHETICAL.search(s, max(0, start - 60), start)
-    if paren and start - paren.end() < 2:
-        inner = _verb_group(s, paren.start(), 0)
-        if inner.words:
-            return _VerbGroup(inner.start, inner.words + words)
-    return _VerbGroup(start, words)
-
-
-class _Sentence:
-    """One normalized sentence with the lookups the rules share."""
-
-    def __init__(self, s: str, company: str | None) -> None:
-        self.s = s  # original case: jurisdiction names, "US" vs "us"
-        self.low = _lower(s)  # same offsets, for the rule regexes
-        self.company = company.lower() if company else None
-        self.mentions = mentions(s)
-        self.clause_starts = [m.end() for m in _CLAUSE_START.finditer(self.low)]
-        self.conditional = bool(_CONDITIONAL.search(self.low))
-        self._any_history = bool(_HISTORY.search(self.low))
-
-    # -- structure --
-    def clause_start(self, pos: int) -> int:
-        best = 0
-        for cs in self.clause_starts:
-            if cs <= pos:
-                best = cs
-            else:
-                break
-        return best
-
-    def window_end(self, pos: int, limit: int = 260) -> int:
-        m = _BOUNDARY.search(self.low, pos, min(len(self.low), pos + limit))
-        return m.start() if m else min(len(self.low), pos + limit)
-
-    def jurisdictions_in(self, start: int, end: int) -> list[str]:
-        out: list[str] = []
-        for m in self.mentions:
-            if start <= m.start and m.end <= end and not _BASED.match(self.low, m.end) and m.code not in out:
-                out.append(m.code)
-        return out
-
-    def fallback_jurisdictions(self, win_start: int, win_end: int) -> list[str]:
-        """No jurisdiction in the object: 'local requests' points back to the nearest named place;
-        a fronted 'In Hong Kong, we have paused ...' names it before the subject."""
-        if _DEICTIC.search(self.low, win_start, win_end):
-            before = [m for m in self.mentions if m.end <= win_start and not _BASED.match(self.low, m.end)]
-            if before:
-                return [before[-1].code]
-        for m in self.mentions:
-            if _FRONT_JUR.match(self.low[: m.start]) and re.match(r"[\w\s'-]{0,30},", self.low[m.end:]):
-                return [m.code]
-        return []
-
-    # -- guards --
-    def history(self, start: int, end: int) -> bool:
-        """A pause told as history that is over ("previously", "until 2021"), in this clause."""
-        return self._any_history and bool(_HISTORY.search(self.low, start, min(len(self.low), end + 40)))
-
-    def modal(self, vg: _VerbGroup, verb_start: int, refusal: bool = False) -> bool:
-        """May/could/should, plans and appeals, and would/will under a condition. For a refusal
-        ('does not intend to process'), a negated intention is the refusal itself, not a plan."""
-        if vg.has(_MODAL) and not (vg.no_longer and vg.has(frozenset({"can", "could"}))):
-            return True
-        negated_intent = refusal and _negated_intent(vg.words)
-        if vg.has(_IRREALIS_VG) and not negated_intent:
-            return True
-        cs = self.clause_start(vg.start)
-        # Look into the previous clause only through a complementizer: "urged that ...".
-        # (The boundary word itself counts: "it is unclear if / whether ...".)
-        region = max(0, cs - 40) if self.low.endswith(("that", "that "), 0, cs) else max(0, cs - 9)
-        if _IRREALIS.search(self.low, region, vg.start if negated_intent else verb_start):
-            return True
-        if self.conditional and (vg.has(_WOULD) or vg.has(_FUTURE)):
-            return True
-        return vg.has(_WOULD) and vg.never
-
-    def denied(self, pos: int) -> bool:
-        return bool(_DENIAL.search(self.low, 0, pos))
-
-    def other_actor(self, vg: _VerbGroup) -> bool:
-        """Is the subject of this clause someone other than a company (a government, a court, a
-        police force, a country)?"""
-        cs = self.clause_start(vg.start)
-        # The subject is at the head of the clause; an authority further on is an object of
-        # something else ("X has never shared data with the authorities and ...").
-        subject = " ".join(self.s[cs:vg.start].strip(" ,").split()[:6])
-        low = subject.lower()
-        if self.company and self.company in low:
-            return False
-        if _WE.search(subject):
-            return False
-        if not subject or _PRONOUN.match(low):
-            if low in ("which", "who", "that"):
-                return False
-            subject = self.main_subject()
-            low = subject.lower()
-            if _WE.search(subject) or (self.company and self.company in low):
-                return False
-        return self._authority_np(subject)
-
-    def main_subject(self) -> str:
-        low = self.low
-        start = _FRONTED.match(low).end() if _FRONTED_OPENER.match(low) else 0
-        end_m = _REPORTING.search(low, start)
-        end = end_m.start() if end_m else len(low)
-        return " ".join(self.s[start:end].split()[:8])
-
-    def _authority_np(self, text: str) -> bool:
-        if not text:
-            return False
-        low = _lower(text)
-        if _AUTH_ACTOR.search(low) and not _COMPANY_ACTOR.search(low):
-            return True
-        rest = text
-        for m in mentions(text):
-            rest = rest.replace(m.text, " ")
-        # A bare country as actor: "Russia stopped ...".
-        return rest != text and not _BARE_SUBJECT_FILLER.sub(" ", rest).strip()
-
-
-def _strip_lead(s: str, pos: int, end: int) -> int:
-    """Skip determiners/adverbs after a verb; returns the position of the object head."""
-    while pos < end and s[pos] == " ":
-        pos += 1
-    m = _LEAD.match(s, pos, end)
-    return m.end() if m else pos
-
-
-def _qualifies(s: str, head: str, start: int, end: int) -> bool:
-    """Is the window [start, end) about government requests for / hand-over of user data?"""
-    window = s[start:end]
-    if _ONE_OFF.search(window):
-        return False
-    req = None
-    for r in _REQUEST_WORD.finditer(window):
-        # "orders", "demands", "directives" are as often about blocking content: only with data.
-        if r.group(1).startswith(("order", "demand", "directive")) and not _DATA_WORD.search(window):
+def _verb_group(s: Sentence, i: int, floor: int) -> _VG:
+    tags, low = s.tags, s.low
+    j, flags, lows = i - 1, 0, []
+    while j >= 0 and len(lows) < 10:
+        t = tags[j]
+        if low[j] in ("and", "or") and j and tags[j - 1] & (L.NEG | L.AUX) and lows:
+            lows.append(low[j])  # "has not and will not provide"
+            j -= 1
+            floor = min(floor, s.clause_start(j))
             continue
-        req = r
+        if low[j] == ",":
+            # "we have, as of July 2020, paused": look through a short parenthetical
+            k = j - 1
+            while k >= max(0, j - 8) and low[k] != ",":
+                k -= 1
+            if k > 0 and low[k] == "," and tags[k - 1] & (L.AUX | L.NEG | L.ADV):
+                j = k - 1
+                floor = min(floor, s.clause_start(j))
+                continue
+            break
+        if j < floor:
+            break
+        if t & _VG_OK or (t & L.REFUSE_V and j + 1 < s.n and low[j + 1] == "to") or low[j] in ("to", "so", "be"):
+            flags |= t
+            lows.append(low[j])
+            j -= 1
+            continue
         break
-    if req:
-        if _NON_DATA_REQUEST.search(window):
+    return _VG(j + 1, flags, lows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Objects: what the action applies to
+# ---------------------------------------------------------------------------------------------
+
+
+def _group(s: Sentence, a: int, b: int) -> tuple[int, int, int]:
+    """(start, end, head) of the noun group at a: leading determiners skipped, head = its last noun
+    of a known class (-1 if none). A verb phrase ('to hand over', 'processing') has its verb as head."""
+    start, end, head, _ = _phrase(s, a, b)
+    return start, end, head
+
+
+def _phrase(s: Sentence, a: int, b: int) -> tuple[int, int, int, bool]:
+    """_group, and whether the head is a verb (an infinitive or a gerund) rather than a noun."""
+    tags, low = s.tags, s.low
+    i = a
+    while i < b and (low[i] in _PARTICLES or (tags[i] & (L.DET | L.ADV | L.NUMBER | L.CHANGE)
+                                               and not tags[i] & (L.CATEGORY | L.VERB | L.PASSTHRU))):
+        i += 1
+    start = i
+    if i < b and low[i] == "to" and i + 1 < b and tags[i + 1] & (L.VERB | L.NONDATA):
+        return start, i + 2, i + 1, True  # an infinitive: "refused to hand over"
+    if i < b and tags[i] & (L.VERB | L.NONDATA) and s.toks[i].form & L.GER and not (i > a and tags[i - 1] & L.DET):
+        return start, i + 1, i, True  # a gerund: "stopped processing requests"
+    head = -1
+    j = i
+    while j < b and j - i < 8:
+        t = tags[j]
+        if low[j] in ("'s", "'"):
+            j += 1
+            continue
+        if (t & (L.PREP | L.CONJ | L.REL | L.SUBORD | L.AUX | L.NEG) and not t & L.CATEGORY) or low[j] in ",;:()" \
+                or (s.breaks[j] and j > i):
+            break
+        if t & (L.CATEGORY | L.PASSTHRU) or (t & L.VERB and s.toks[j].form & L.GER and s.toks[j].glued):
+            head = j
+        elif t & L.VERB and not t & L.CATEGORY and s.toks[j].form & (L.PAST | L.S3) and not s.toks[j].glued \
+                and j > i and not (low[j - 1] in ("'s", "'") or tags[j - 1] & L.DET):
+            break
+        j += 1
+    return start, j, head, False
+
+
+def _is_data_request(s: Sentence, start: int, head: int, b: int) -> bool:
+    """A request for user data: not removal / takedown / comment requests, not sales orders."""
+    tags, low = s.tags, s.low
+    for j in range(start, head):
+        if tags[j] & L.REMOVAL or (tags[j] & L.NONDATA and not (j + 1 < s.n and tags[j + 1] & L.DATA_N)):
             return False
-        if _NUMBER_BEFORE.search(window[:req.start()]):
-            return False  # "rejected 40 requests": statistics
-        # "requests that do not meet ...": a policy for some requests, not a pause.
-        return not _RESTRICTIVE.search(window)
-    has_auth = bool(_AUTH_WORD.search(window))
-    if _DATA_WORD.search(window) and (has_auth or _STRONG.match(head)):
-        return not _RESTRICTIVE.search(window)
-    return bool(head and _COOP.match(head) and has_auth)
+    k = head + 1
+    for j in range(k, min(s.n, k + 8)):
+        if low[j] == "to" and j + 1 < s.n and s.tags[j + 1] & (L.REMOVAL | L.NONDATA | L.CEASE_V) and not \
+                s.tags[j + 1] & (L.DISCLOSE_V | L.HANDLE_V):
+            return False  # "requests to remove content", "a request from X to shut down accounts"
+        if s.breaks[j] and j > k:
+            break
+    if k < b and low[k] in ("into", "about"):
+        return False  # "its inquiry into Facebook"
+    if k < b and low[k] == "for" and k + 1 < s.n and low[k + 1] in ("comment", "comments", "removal",
+                                                                   "assistance?"):
+        return False
+    if k + 1 < b and low[k] in ("from", "by"):
+        src = _group(s, k + 1, b)[2]
+        if src >= 0 and s.tags[src] & L.NONDATA and not s.tags[src] & L.AUTH_N:
+            return False  # "orders from Russian customers"
+    if low[head] in ("order", "orders", "application", "applications", "query", "queries", "petition",
+                     "petitions", "search", "searches", "ask", "asks"):
+        # weak request nouns need a sign that they come from authorities or ask for data
+        return s.has(L.AUTH_N | L.DATA_N, start, min(b, head + 8)) or bool(s.places_in(start, min(b, head + 6)))
+    return True
 
 
-def _object(sent: _Sentence, pos: int, vclass: str) -> tuple[str, int, int] | None:
-    """The object of a pause/lift verb starting at `pos`: (rule, window start, window end) if it is
-    about government data requests."""
-    s = sent.low
-    end = sent.window_end(pos)
-    head_pos = _strip_lead(s, pos, end)
-    if head_pos >= end:
+def _modifiers_start(s: Sentence, a: int, head: int) -> int:
+    """Where the modifiers of a noun begin ('takedown requests', 'Hong Kong government data requests')."""
+    j = head
+    while j > a and not (s.tags[j - 1] & (L.PREP | L.CONJ | L.VERB) and not s.tags[j - 1] & L.CATEGORY) \
+            and s.low[j - 1] not in ",;:":
+        j -= 1
+    return j
+
+
+def _counted(s: Sentence, start: int, head: int) -> bool:
+    for j in range(max(0, start - 3), head):
+        if (s.tags[j] & L.NUMBER and not s.low[j].startswith(_YEARS)) or s.low[j] in (
+                "percent", "%", "per cent", "few", "fewer", "half", "dozens", "hundreds", "thousands", "none"):
+            return True
+    return False
+
+
+def _oneoff(s: Sentence, start: int, head: int) -> bool:
+    """'the request', 'a Russian court order', 'that request': one request, not a standing policy."""
+    if not s.toks[head].form & L.SG or s.low[head] in ("legal process", "data", "information"):
+        return False
+    lead = s.low[start - 1] if start else ""
+    return bool(start and s.tags[start - 1] & L.ARTICLE) or lead in ("the", "that", "this")
+
+
+def _complement(s: Sentence, head: int, b: int, lemma: str, tags_head: int) -> str | None:
+    """The kind of object a handling head makes with what follows it, or None."""
+    tags = s.tags
+    a = head + 1
+    _, ge, gh = _group(s, a, b)
+    if gh < 0 and ge < b and s.low[ge:ge + 1] in (["with"], ["to"]):
+        # "share with the government the encryption keys": the object follows the phrase
+        k = ge + 1
+        while k < b and not s.tags[k] & (L.DET | L.PREP) and s.low[k] not in ",;":
+            k += 1
+        if k < b and s.tags[k] & L.DET:
+            gh = _group(s, k, b)[2]
+    auth = s.has(L.AUTH_N, a, b) or s.has(L.AUTH_N, max(0, head - 3), head)
+    req = s.find(L.REQ_N, a, b)
+    req_ok = req >= 0 and _is_data_request(s, _modifiers_start(s, a, req), req, b)
+    if not req_ok:
+        # a request noun as a modifier before the head: "law enforcement request handling"
+        k = s.find(L.REQ_N, max(0, head - 4), head)
+        req_ok = k >= 0
+    data = s.has(L.DATA_N, a, b) or s.has(L.DATA_N, max(0, head - 3), head) or "data" in lemma
+    if tags_head & L.COOP and not tags_head & L.DISCLOSE_V:
+        if auth or req_ok:
+            return "coop"
+        return "implicit" if ge <= a or gh < 0 else None
+    if tags_head & L.ENABLE_V:
+        # "allowing police to request footage"
+        if auth and (s.has(L.REQ_V, a, b) or s.has(L.REQ_N, a, b) or "into" in s.low[a:b]):
+            return "channel"
         return None
-    raw = s[pos:end].lstrip()
-    if _SINGULAR_REQUEST.match(raw) and vclass in ("refuse", "reject"):
-        return None  # refusing one request is not a pause
-    if vclass == "refuse":
-        m = re.match(r"to\s+(?:(?:\w+ly|even|then|also)\s+)*(" + _HANDLING_BASE + r")\b", s[head_pos:end])
-        if m and _qualifies(s, m.group(1), head_pos, end):
-            return "refuse+handling-object", pos, end
-    if vclass in ("pause", "lift"):
-        m = re.match(_HANDLING_HEAD, s[head_pos:end]) or _NOUN_TO_HANDLING.match(s, head_pos, end)
-        if m and _qualifies(s, m.group(1), head_pos, end):
-            return f"{vclass}-verb+handling-object", pos, end
-    m = _REQ_NP.match(s, head_pos, end)
-    if m and _qualifies(s, "request", head_pos, end):
-        return f"{vclass}-verb+request-object", pos, end
+    if tags_head & (L.DISCLOSE_V) or lemma in _STRONG_DISCLOSE or lemma in (
+            "provision", "sharing", "delivery", "release", "extraction", "data sharing"):
+        if lemma in _NEEDS_OVER and not any(s.low[j] == "over" for j in range(a, min(b, a + 8))) and not (
+                data and auth):
+            return None
+        if any(s.low[j] == "requested" and s.low[j - 1] == "the" for j in range(a, min(b, a + 3))):
+            return None  # "the requested information": one request
+        if gh >= 0 and tags[gh] & L.NONDATA and not tags[gh] & L.DATA_N:
+            return None  # "providing new services to ..."
+        if gh >= 0 and tags[gh] & L.HANDLE_N and gh != head:
+            return _complement(s, gh, b, s.toks[gh].lemma, tags[gh])  # "perform ... data extractions"
+        if lemma in _AUTH_ONLY:
+            return "handling" if auth else None
+        if req_ok:
+            return "handling"
+        if (data or (gh < 0 and auth)) and (auth or lemma in _STRONG_DISCLOSE):
+            return "handling"
+        return None
+    if req_ok:
+        return "handling"
     return None
 
 
-def _subject_window_qualifies(sent: _Sentence, start: int, end: int) -> bool:
-    """For passives and intransitives ('requests from X were paused', '..., has now resumed')."""
-    s = sent.low
-    window = s[start:end]
-    head = re.search(_HANDLING_HEAD, window)
-    return _qualifies(s, head.group(1) if head else "", start, end)
+def _object(s: Sentence, a: int, b: int, depth: int = 0) -> _Obj | None:
+    """Evaluate the phrase [a, b) governed by an action."""
+    if a >= b or depth > 3:
+        return None
+    tags, low = s.tags, s.low
+    start, end, head, verbal = _phrase(s, a, b)
+    if head < 0:
+        return None
+    t = tags[head]
+    lemma = s.toks[head].lemma
+    # partitive heads: "the use of the tool", "elements of the feature", "the vast majority of requests"
+    if t & L.PASSTHRU and not t & (L.REQ_N | L.DATA_N | L.HANDLE_N) and end < b and low[end] in ("of", "for"):
+        inner = _object(s, end + 1, b, depth + 1)
+        if inner is not None or not t & L.CHANNEL_N:
+            return inner
+    if t & L.NONDATA and not t & (L.REQ_N | L.DATA_N | L.HANDLE_N | L.CHANNEL_N | L.COOP | L.CEASE_N) and not (
+            t & L.VERB and s.toks[head].form & L.GER):
+        return None
+    if verbal:
+        if t & L.NONDATA and not t & (L.HANDLE_V | L.DISCLOSE_V | L.COOP | L.ENABLE_V):
+            return None
+        if t & (L.HANDLE_V | L.DISCLOSE_V | L.ENABLE_V):
+            kind = _complement(s, head, b, lemma, t)
+            if kind is None and t & L.HANDLE_V and _pronoun_object(s, head, b):
+                return _Obj("handling", head, b, anaphoric=True)
+            return _Obj(kind, head, b) if kind else None
+        if t & L.CEASE_V and head == start:
+            return None
+    chan = next((j for j in range(start, head) if tags[j] & L.CHANNEL_N and not tags[j] & L.PASSTHRU), -1)
+    if chan >= 0 and not tags[head] & (L.REQ_N | L.DATA_N | L.CHANNEL_N | L.HANDLE_N):
+        return _channel(s, start, chan, b)
+    if t & L.CEASE_N and not t & L.HANDLE_N:
+        inner_start = end + 1 if end < b and low[end] in ("of", "on", "to", "in", "for") else end
+        inner = _object(s, inner_start, b, depth + 1)
+        if inner is not None and inner.kind != "cessation":
+            return _Obj("cessation", head, b)
+        if inner is None and _group(s, inner_start, b)[2] < 0 and s.places_in(inner_start, b) and \
+                lemma in ("pause", "suspension", "moratorium", "hold", "freeze", "halt"):
+            return _Obj("cessation", head, b)  # "the pause on Hong Kong"
+        return None
+    if t & L.REQ_N and not t & L.HANDLE_N:
+        named = next((j for j in range(head + 1, min(b, head + 5)) if tags[j] & L.CHANNEL_N), -1)
+        if named > 0 and not any(low[j] in ("from", "by", "to", "in") for j in range(head + 1, named)):
+            return _channel(s, start, named, b)  # "the Request for Assistance tool"
+        if not _is_data_request(s, start, head, b):
+            return None
+        return _Obj("request", head, b, counted=_counted(s, start, head), oneoff=_oneoff(s, start, head),
+                    anaphoric=s.has(L.ANAPHOR, start, head))
+    if t & (L.HANDLE_N | L.COOP):
+        for j in range(start, head):
+            if tags[j] & L.NONDATA and not (j + 1 < s.n and tags[j + 1] & L.DATA_N) and not tags[j] & L.AUTH_N:
+                return None  # "business relationships"
+        kind = _complement(s, head, b, lemma, t | (L.DISCLOSE_V if lemma in _DISCLOSE_NOUNS else 0))
+        if kind is None and tags[head] & L.HANDLE_N and s.has(L.AUTH_N | L.DATA_N, start, head) and \
+                s.has(L.REQ_N | L.DATA_N | L.AUTH_N, start, head + 1) and lemma not in ("review", "answer", "reply"):
+            kind = "handling"  # "law enforcement data sharing", "police cooperation"
+        if kind is None and head > 0 and low[head - 1] in ("such", "these", "those") and \
+                lemma in ("review", "processing", "response", "handling", "disclosure", "production", "cooperation"):
+            return _Obj("handling", head, b, anaphoric=True)  # "pausing such reviews": named before
+        if kind is None:
+            return None
+        return _Obj(kind, head, b, anaphoric=s.has(L.ANAPHOR, head + 1, min(b, head + 4)))
+    if t & L.CHANNEL_N:
+        return _channel(s, start, head, b)
+    if t & L.DATA_N:
+        if s.has(L.AUTH_N, head + 1, b):
+            return _Obj("data", head, b)
+        return None
+    return None
 
 
-def _bare_jurisdiction_object(sent: _Sentence, start: int, end: int) -> bool:
-    """'lifted the pause for Hong Kong': nothing but places, authorities and function words."""
-    if not sent.jurisdictions_in(start, end):
+def _pronoun_object(s: Sentence, head: int, b: int) -> bool:
+    """'respond to them', 'answer these': requests named earlier in the sentence."""
+    j = head + 1
+    if j < b and s.low[j] in ("to", "with", "on"):
+        j += 1
+    return j < b and s.low[j] in ("them", "these", "those", "it") and s.has(L.REQ_N, 0, head) and \
+        _is_data_request(s, 0, s.find(L.REQ_N, 0, head), head)
+
+
+def _verb_object(s: Sentence, i: int, b: int) -> _Obj | None:
+    """The phrase of a handling verb used as the trigger itself ('will no longer *respond* to ...')."""
+    kind = _complement(s, i, b, s.toks[i].lemma, s.tags[i])
+    if kind is None and s.tags[i] & L.HANDLE_V and _pronoun_object(s, i, b):
+        return _Obj("handling", i, b, anaphoric=True)
+    if kind is None:
+        return None
+    req = s.find(L.REQ_N, i + 1, b)
+    if req >= 0:
+        start = _group(s, i + 1 if s.low[i + 1:i + 2] != ["to"] else i + 2, b)[0]
+        return _Obj(kind, i, b, counted=_counted(s, start, req), oneoff=_oneoff(s, start, req),
+                    anaphoric=s.has(L.ANAPHOR, i + 1, req + 1))
+    return _Obj(kind, i, b, anaphoric=s.has(L.ANAPHOR, i + 1, min(b, i + 5)))
+
+
+def _channel(s: Sentence, start: int, head: int, b: int) -> _Obj | None:
+    """A tool, feature or access through which authorities ask for data."""
+    # the channel's description may run on in a relative or purpose clause
+    ext = head + 1
+    limit = min(s.n, head + 24)
+    while ext < limit and s.low[ext] not in (";", ":", "?", "!", "—", "–", "(", ")") and not (
+            s.tags[ext] & L.REPORT and not s.tags[ext] & L.DET):
+        ext += 1
+    near_req = s.has(L.REQ_N, start, min(ext, head + 5))
+    auth = s.has(L.AUTH_N, start, ext)
+    asks = s.has(L.REQ_V | L.REQ_N, head + 1, ext)
+    data = s.has(L.DATA_N, start, ext)
+    access = any(s.toks[j].lemma == "access" for j in range(start, head + 1)) and (
+        s.has(L.AUTH_N, start, head) or (head + 2 < s.n and s.low[head + 1] in ("for", "by") and
+        s.has(L.AUTH_N, head + 2, min(ext, head + 5))))
+    if near_req or (auth and (asks or data)) or access or (asks and data):
+        return _Obj("channel", head, max(b, ext))
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Modifiers shared by the rules
+# ---------------------------------------------------------------------------------------------
+
+
+def _irrealis(s: Sentence, vg: _VG, trigger: int) -> bool:
+    """Modal, intended, urged, ordered, considered: the action is not asserted."""
+    for j in range(vg.start - 1, max(-1, vg.start - 10), -1):
+        if s.low[j] in (".", ";", ":", "?", "!"):
+            break
+        if s.tags[j] & L.DELIB or s.low[j] == "whether":
+            return True
+    if vg.has(L.NEG) and any(w in ("intend", "intends", "plan", "plans", "want", "wants", "expect", "expects")
+                             for w in vg.lows):
+        return False  # "does not intend to process": a refusal, the negation is the caller's
+    if vg.lows and vg.lows[-1] in ("plan", "plans", "proposal", "decision") and vg.start >= 2 and \
+            s.low[vg.start - 1] in ("a", "its", "the", "their") and s.tags[vg.start - 2] & (L.REPORT | L.ASSERT):
+        return False  # "announced a plan to cease", "revealed its decision to terminate"
+    modal = (vg.has(L.MODAL) and not vg.has(L.CAPABILITY)) or (vg.has(L.IRREALIS) and not vg.has(L.ASSERT)) or \
+        vg.has(L.DELIB)
+    # "able" after "no longer"/"not": an ability taken away is asserted
+    if modal and not ("able" in vg.lows and (vg.no_longer or vg.negated) and not vg.has(L.MODAL)):
+        return True
+    if vg.has(L.IRREALIS) and vg.has(L.ASSERT):
+        # "announced a plan to", "decided to": the later word governs
+        for low in vg.lows:  # lows run right to left
+            entry = L.lookup(low)
+            if entry and entry.tags & L.ASSERT:
+                break
+            if entry and entry.tags & L.IRREALIS:
+                return True
+    # object control: "urged Google to stop", "ordered X to halt", "called on Zoom to suspend"
+    if "to" in vg.lows:
+        low = s.low
+        for j in range(vg.start - 1, max(-1, vg.start - 9), -1):
+            if low[j] in (",", ";", ":", "that") or (s.breaks[j] and not s.tags[j] & L.IRREALIS):
+                break
+            if s.tags[j] & L.IRREALIS and not s.tags[j] & (L.ASSERT | L.REQ_N | L.DATA_N):
+                # ... unless it is "announced a plan to cease"
+                return not (low[j] in ("plan", "plans", "proposal") and j > 1 and low[j - 1] in ("a", "its", "the")
+                            and s.tags[j - 2] & (L.REPORT | L.ASSERT))
+    # "still assessing the decision", "no decision"
+    for j in range(max(0, trigger - 6), trigger):
+        if s.low[j] in ("decision", "decisions") and any(s.low[k] == "still" for k in range(max(0, j - 4), j)):
+            return True
+    return False
+
+
+def _conditional(s: Sentence, vg: _VG, trigger: int) -> bool:
+    low, n = s.low, s.n
+    marks = []
+    for j in range(n):
+        w = low[j]
+        if w == "if":
+            prev = low[j - 1] if j else ""
+            if prev in ("even", "only", "as"):
+                if prev == "even" and j + 1 < n and low[j + 1] in _CONDITION_VERBS:
+                    marks.append(j)
+                continue
+            marks.append(j)
+        elif low[j:j + 3] == ["in", "the", "event"] or (
+                w == "were" and j + 2 < n and s.tags[j + 1] & L.PRON and low[j + 2] == "to") or (
+                w == "should" and j + 1 < n and s.tags[j + 1] & (L.PRON | L.DET)) or (
+                w in ("when", "once") and j + 1 < n and low[j + 1] in _CONDITION_VERBS):
+            marks.append(j)  # "in the event", "were we to", "should they", "when asked"
+    if not marks:
         return False
-    chars = list(sent.low[start:end])
-    for m in sent.mentions:
-        if start <= m.start and m.end <= end:
-            chars[m.start - start:m.end - start] = " " * (m.end - m.start)
-    rest = _AUTH_WORD.sub(" ", "".join(chars))
-    rest = re.sub(r"\b(?:on|of|in|for|to|affecting|regarding|concerning|covering|the|all|any|"
-                  r"requests?|from|related|and|our|its)\b|[,.]", " ", rest)
-    return not rest.strip()
+    if marks[0] <= 1 and marks[0] < trigger:
+        return True  # "If a chat is end-to-end encrypted, we will no longer be able to provide ..."
+    cs = s.clause_start(trigger)
+    for m in marks:
+        if m < trigger and not any(s.low[k] in (",", ";") for k in range(m, cs)) and m >= cs - 1:
+            return True  # the trigger is inside the if-clause
+    return vg.has(L.WOULD | L.MODAL)
 
 
-def _assert_all(kind: str, rule: str, pos: int, codes: list[str]) -> Iterator[Assertion]:
-    for code in codes:
-        yield Assertion(kind, code, rule, pos)
+def _history(s: Sentence, cs: int, trigger: int, end: int) -> bool:
+    """History that is over: 'previously paused', 'paused ... until 2021', 'before resuming'."""
+    low = s.low
+    if s.has(L.HISTORY, cs, end):
+        return True
+    for j in range(trigger, min(s.n, end + 6)):
+        if low[j] in ("until", "till", "through") and j + 1 < s.n and (
+                low[j + 1].startswith(_YEARS) or low[j + 1] in _MONTHS):
+            return True
+        if low[j] == "before" and j + 1 < s.n and s.tags[j + 1] & L.LIFT_V:
+            return True
+        if low[j] == "later" and j + 1 < s.n and s.tags[j + 1] & L.LIFT_V:
+            return True
+    for j in range(cs, trigger):
+        if low[j] in ("from", "between") and j + 1 < s.n and low[j + 1].startswith(_YEARS) and j + 2 < s.n and \
+                low[j + 2] in ("to", "until", "and", "through"):
+            return True
+    return False
 
 
-def _targets(sent: _Sentence, start: int, end: int) -> list[str]:
-    return sent.jurisdictions_in(start, end) or sent.fallback_jurisdictions(start, end)
+def _subject(s: Sentence, vg: _VG) -> tuple[int, int]:
+    return s.clause_start(vg.start), vg.start
 
 
-def _pause_verbs(sent: _Sentence) -> Iterator[Assertion]:
-    s = sent.low
-    for m in _PAUSE_VERB.finditer(s):
-        verb = m.group(1).lower()
-        prev = s[max(0, m.start() - 12):m.start()].lower().split()
-        if prev and prev[-1] in ("a", "an", "the", "this", "that", "our", "its", "their", "temporary", "no"):
-            continue  # a noun ("the pause on ..."): the noun rules handle it
-        vclass = _verb_class(verb)
-        cs = sent.clause_start(m.start())
-        vg = _verb_group(s, m.start(), cs)
-        passive = verb in _PARTICIPLES and vg.has(_BE)
-        after = s[m.end():m.end() + 30].lstrip()
-        # Headline / table style: "Requests from Hong Kong authorities: paused since July 2020".
-        label_cs = sent.clause_start(cs - 1) if cs and not s[cs:m.start()].strip() else cs
-        participial = (verb in _PARTICIPLES and not vg.words and not passive
-                       and (not after or re.match(r"(?:in|on|since|from|until|as|at|for|after|by|pending|"
-                                                  r"effective|[.,;:|])", after))
-                       and _REQUEST_WORD.search(s, label_cs, m.start()) is not None
-                       and not _WE.search(s[label_cs:m.start()]))
-        if passive or participial:
-            yield from _passive_pause(sent, m, vg, vclass, label_cs if participial else None)
+def _other_actor(s: Sentence, vg: _VG, trigger: int) -> bool:
+    """The subject is a government, court, police force or official, or a bare country: not the company."""
+    a, b = _subject(s, vg)
+    tags = s.tags
+    while a < b and (tags[a] & (L.DET | L.ADV | L.CONJ) and not tags[a] & L.CATEGORY):
+        a += 1
+    if a >= b:
+        return False
+    start, end, head = _group(s, a, b)
+    end = max(end, a + 1)
+    if any(tags[j] & L.PRON for j in range(start, end)):
+        return _sayer_is_authority(s, s.clause_start(vg.start))
+    if any(tags[j] & L.COMPANY_N for j in range(start, end)):
+        return False
+    if head >= 0 and tags[head] & (L.AUTH_N | L.ACTOR_N):
+        return True
+    return any(not p.excluded and start <= p.first < end for p in s.places)
+
+
+def _sayer_is_authority(s: Sentence, cs: int) -> bool:
+    """'Hong Kong authorities said they would suspend ...': a pronoun subject after an authority's report."""
+    report = next((j for j in range(cs - 1, max(-1, cs - 8), -1) if s.tags[j] & L.REPORT and not s.tags[j] & L.DET),
+                  -1)
+    if report < 0:
+        return False
+    for j in range(report - 1, max(-1, report - 6), -1):
+        if s.tags[j] & (L.ADV | L.DET) or s.low[j] in ("'s", "'"):
             continue
-        obj = _object(sent, m.end(), vclass)
+        return bool(s.tags[j] & L.AUTH_N and not s.tags[j] & L.COMPANY_N)
+    return False
+
+
+def _by_authority(s: Sentence, after: int, end: int) -> bool:
+    return after < s.n and s.low[after] == "by" and s.has(L.AUTH_N, after + 1, min(end, after + 5))
+
+
+def _change_marked(s: Sentence, vg: _VG, cs: int, end: int) -> bool:
+    """A negation is a change (a pause), not a standing policy: 'no longer', 'will not', 'would not'
+    (reported), 'for now', 'at this time', 'until ...', 'since March 2022', 'is not processing'."""
+    if vg.no_longer or vg.has(L.FUTURE | L.WOULD | L.CHANGE):
+        return True
+    after = vg.start + len(vg.lows)
+    if after < s.n and s.toks[after].form & L.GER and any(w in ("is", "are", "am", "'re", "'m", "being")
+                                                            for w in vg.lows):
+        return True  # "we are not processing": the present state
+    low = s.low
+    if cs > 0 and low[cs - 1] == ",":
+        cs = max(0, s.clause_start(cs - 1) - 1)
+    for j in range(cs, min(s.n, end + 8)):
+        if s.tags[j] & L.CHANGE or low[j] in ("until", "till", "anymore"):
+            return True
+        if low[j] == "since" and j + 1 < s.n and (low[j + 1] in _MONTHS or low[j + 1].startswith(_YEARS) or
+                                                    s.tags[j + 1] & L.DET or low[j + 1] == "then"):
+            return True
+        if low[j] == "new" and j + 1 < s.n and s.tags[j + 1] & (L.REQ_N | L.DATA_N):
+            return True
+    return False
+
+
+def _assurance(s: Sentence, vg: _VG) -> bool:
+    """'has not and will not provide': an assurance about past and future, not a change."""
+    return "and" in vg.lows and (vg.has(L.HAVE | L.DO) and vg.has(L.FUTURE | L.WOULD))
+
+
+def _manner(s: Sentence, a: int, b: int) -> bool:
+    return s.has(L.MANNER, a, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules
+# ---------------------------------------------------------------------------------------------
+
+RULES: list[Rule] = []
+_FINDERS: list[Callable[[Sentence], Iterator[_Cand]]] = []
+
+
+def rule(name: str, kind: str, summary: str, *examples: str) -> None:
+    RULES.append(Rule(name, kind, summary, examples))
+
+
+def finder(fn: Callable[[Sentence], Iterator[_Cand]]) -> Callable[[Sentence], Iterator[_Cand]]:
+    _FINDERS.append(fn)
+    return fn
+
+
+def _is_verb_use(s: Sentence, i: int) -> bool:
+    """A verb, not the noun of the same spelling ('a pause on' vs 'we pause')."""
+    tok = s.toks[i]
+    if tok.form & L.PPART and i and (s.tags[i - 1] & L.DET or s.low[i - 1] in ("'s", "'")) and \
+            i + 1 < s.n and s.tags[i + 1] & (L.CATEGORY | L.REQ_N) and s.low[i - 1] not in ("that",):
+        return False  # "Ring's discontinued feature": an adjective
+    if tok.form & (L.PAST | L.PPART | L.GER | L.S3) and tok.form & (L.SG | L.PL):
+        # "stops"/"ends"/"halts": a noun after a determiner or before "of", else a verb
+        if i and (s.tags[i - 1] & L.DET or s.low[i - 1] in ("'s", "'")):
+            return False
+        return not (i + 1 < s.n and s.low[i + 1] in ("of", "on", "to", "in", "for"))
+    if tok.form & (L.PAST | L.PPART | L.GER | L.S3) and not tok.form & (L.SG | L.PL):
+        return not (i and s.tags[i - 1] & L.DET and s.low[i - 1] not in ("that", "'s") and tok.form & L.GER
+                    and i + 1 < s.n and s.low[i + 1] == "of")
+    if i and (s.tags[i - 1] & (L.AUX | L.NEG | L.NO_LONGER | L.PRON | L.ADV) or s.low[i - 1] == "to"):
+        return True
+    if tok.form & L.BASE and not tok.form & (L.SG | L.PL):
+        return not (i and s.tags[i - 1] & L.DET)
+    return i == 0 and s.n > 1 and s.low[1] not in ("of", "on", "to")
+
+
+rule("stop+handling", PAUSE,
+     "A verb that stops (pause, suspend, halt, stop, freeze, end, sunset, kill, block ...) with an object that is "
+     "the handling of requests, requests, data given to authorities, cooperation with them, or a request channel.",
+     "We have paused processing any data requests from, and related to, Hong Kong SAR.",
+     "Ring is sunsetting its Request for Assistance tool that police have used to request video footage.",
+     "Twitter paused all data requests immediately when the law went into effect.")
+rule("end-of-pause", LIFT,
+     "A verb that ends (lift, end, remove, rescind) a pause of the handling of requests.",
+     "Google has lifted the pause on requests from Russian authorities.")
+rule("no-longer-pausing", LIFT, "A pause that is said to be no longer in place.",
+     "We are no longer pausing requests from Russian authorities.")
+
+
+def _skip_particle(s: Sentence, i: int) -> int:
+    return i + 1 if i < s.n and s.low[i] in _PARTICLES else i
+
+
+@finder
+def _stop_verbs(s: Sentence) -> Iterator[_Cand]:
+    for i in range(s.n):
+        if not s.tags[i] & L.CEASE_V or not _is_verb_use(s, i):
+            continue
+        tok = s.toks[i]
+        cs = s.clause_start(i)
+        vg = _verb_group(s, i, cs)
+        if tok.form & L.PPART and vg.has(L.BE) and not tok.form & L.GER:
+            continue  # passive: _passive
+        if tok.lemma in ("can", "stop", "block", "keep", "bar") and i + 1 < s.n and s.low[i + 1] != "to" and \
+                _prevent_shape(s, i):
+            continue  # "stopped police from requesting": _authority_cannot
+        a = _skip_particle(s, i + 1)
+        b = _scope_with_when(s, i)
+        obj = _object(s, a, b)
+        if obj is None or (obj.kind == "implicit" and not _antecedent(s, i)):
+            continue
+        if s.has(L.DELIB, i, min(s.n, b + 5)):
+            continue  # "ending the pause ... is under review"
+        if obj.kind == "cessation":
+            if vg.negated or _irrealis(s, vg, i) or _other_actor(s, vg, i):
+                continue
+            yield _Cand(LIFT, "end-of-pause", i, [(a, b)])
+            continue
+        if vg.negated or _irrealis(s, vg, i) or _conditional(s, vg, i) or _other_actor(s, vg, i):
+            continue
+        if _manner(s, a, obj.head + 1) or obj.oneoff:
+            continue
+        if vg.no_longer:
+            yield _Cand(LIFT, "no-longer-pausing", i, [(a, b)])
+            continue
+        if _history(s, cs, i, b) or (vg.has(L.STILL) and "refuse" not in vg.lows and not tok.form & L.GER):
+            continue
+        yield _Cand(PAUSE, "stop+handling", i, [(a, b)], back=obj.anaphoric or obj.kind == "implicit")
+
+
+def _prevent_shape(s: Sentence, i: int) -> bool:
+    """'stop X from doing', 'bar X from': the object is prevented, the verb is not a pause of it."""
+    for j in range(i + 1, min(s.n, i + 6)):
+        if s.low[j] == "from":
+            return j + 1 < s.n and bool(s.toks[j + 1].form & L.GER)
+        if s.breaks[j]:
+            return False
+    return False
+
+
+def _antecedent(s: Sentence, before: int) -> bool:
+    """An implicit object ('stop cooperating', 'do so') needs requests named earlier in the sentence."""
+    return s.has(L.REQ_N, 0, before) or (s.has(L.AUTH_N, 0, before) and s.has(L.REQ_V | L.DATA_N, 0, before))
+
+
+rule("refuse+handling", PAUSE,
+     "A refusal (refuse, decline, deny, reject, withhold, ignore, turn down) of requests or of handing data over.",
+     "Telegram said that for now it is refusing to hand over the data of its users in Hong Kong.",
+     "Facebook, WhatsApp and Telegram will deny law enforcement requests for user data in Hong Kong.")
+
+
+@finder
+def _refusals(s: Sentence) -> Iterator[_Cand]:
+    for i in range(s.n):
+        if not s.tags[i] & L.REFUSE_V or not _is_verb_use(s, i):
+            continue
+        tok = s.toks[i]
+        cs = s.clause_start(i)
+        vg = _verb_group(s, i, cs)
+        if tok.form & L.PPART and vg.has(L.BE):
+            continue  # passive: _passive
+        a = _skip_particle(s, i + 1)
+        if tok.lemma == "deny" and a < s.n and (s.low[a] in ("that", "reports", "claims", "allegations", "it", "any",
+                                                              "having") or s.toks[a].form & L.GER):
+            continue  # a denial, not a refusal
+        b = s.scope_end(i)
+        obj = _object(s, a, b)
+        if obj is None or obj.kind in ("cessation", "implicit"):
+            continue
+        if obj.kind in ("data", "channel") and s.low[a] != "to":
+            continue  # "withheld the data" is one case; "refuses to share data with X" is a policy
+        if vg.negated or vg.no_longer or _irrealis(s, vg, i) or _conditional(s, vg, i) or _other_actor(s, vg, i):
+            continue
+        if obj.counted or obj.oneoff or _restrictive(s, obj):
+            continue
+        if _history(s, cs, i, b):
+            continue
+        yield _Cand(PAUSE, "refuse+handling", i, [(a, b)], back=obj.anaphoric)
+
+
+def _restrictive(s: Sentence, obj: _Obj) -> bool:
+    """'requests that do not meet ...', 'requests which go against our policies', 'overly broad requests',
+    'requests submitted by non-law enforcement officials': a policy for some requests, not a pause."""
+    low = s.low
+    for j in range(max(0, obj.head - 3), min(s.n, obj.head + 12)):
+        if low[j] in ("broad", "improper", "invalid", "unlawful", "illegitimate", "unreasonable", "excessive",
+                      "overbroad", "deficient", "defective", "inappropriate", "lacking", "unless", "except",
+                      "non", "incomplete", "unverified", "fraudulent", "fake", "unauthorized", "unauthorised"):
+            return True
+        if j > obj.head and (s.tags[j] & L.REL or low[j] == "that") and j + 1 < s.n:
+            clause_end = s.scope_end(j + 1)
+            return bool(s.has(L.NEG | L.MODAL | L.WOULD, j + 1, min(clause_end, j + 4))) or low[j + 1] in (
+                "do", "does", "fail", "fails", "lack", "lacks", "go", "goes", "violate", "violates", "seek", "seeks",
+                "concern", "concerns", "target", "targets", "involve", "involves", "relate", "relates", "affect",
+                "affects", "conflict", "conflicts", "contravene")
+        if s.breaks[j] and j > obj.head + 1:
+            break
+    return False
+
+
+def _exception(s: Sentence, a: int, b: int) -> bool:
+    """'will not be released to law enforcement except in response to legal process': a standing rule."""
+    for j in range(a, min(s.n, b + 3)):
+        if s.low[j] in ("except", "unless", "other than", "save", "without", "outside", "absent", "only"):
+            if j and s.low[j - 1] in ("or", "even"):
+                continue  # "with or without a warrant"
+            return True
+        if s.low[j] == "other" and s.low[j + 1:j + 2] == ["than"]:
+            return True
+    return False
+
+
+rule("no-longer+handling", PAUSE,
+     "A negated handling verb that marks a change (no longer, will not, for now, until, since ...): "
+     "'will no longer process', 'won't respond to', 'is not accepting', 'not to process ... for the time being'.",
+     "Google will no longer respond directly to data requests coming from Hong Kong authorities.",
+     "Ring will no longer share captured video with police and government agencies.")
+
+
+def _made_impossible(s: Sentence, vg: _VG) -> bool:
+    """'is making it impossible for the company to turn over data': the company removed its own ability."""
+    if "to" not in vg.lows:
+        return False
+    for j in range(vg.start - 1, max(0, vg.start - 9), -1):
+        if s.low[j] == "impossible":
+            return j >= 2 and s.low[j - 1] == "it" and s.low[j - 2] in ("making", "make", "makes", "made")
+    return False
+
+
+def _do_so(s: Sentence, i: int) -> Iterator[_Cand]:
+    """'but will no longer do so': the negation takes up a handling of requests told just before."""
+    cs = s.clause_start(i)
+    vg = _verb_group(s, i, cs)
+    if not (vg.no_longer or (vg.negated and vg.has(L.FUTURE))) or "never" in vg.lows:
+        return
+    before = s.clause_start(vg.start)
+    contrast = any(s.low[j] in ("but", "however") for j in range(max(0, before - 2), vg.start)) or (
+        s.n and s.low[0] in ("but", "however"))
+    if not contrast or s.has(L.NEG, 0, max(0, before - 1)):
+        return  # "had not handed over any data and would not do so": an assurance
+    told = _antecedent(s, before) or (s.has(L.DISCLOSE_V | L.HANDLE_V, 0, before) and s.has(L.AUTH_N, 0, before))
+    if (told or s.low[0] in ("but", "however")) and not (_irrealis(s, vg, i) or _conditional(s, vg, i)):
+        yield _Cand(PAUSE, "no-longer+handling", i, [(0, before)], back=True)
+
+
+@finder
+def _negated_handling(s: Sentence) -> Iterator[_Cand]:
+    for i in range(s.n):
+        t = s.tags[i]
+        if s.low[i] == "do" and s.low[i + 1:i + 2] == ["so"]:
+            yield from _do_so(s, i)
+            continue
+        if not t & (L.HANDLE_V | L.DISCLOSE_V | L.ENABLE_V) or t & L.DET:
+            continue
+        tok = s.toks[i]
+        if tok.form & (L.SG | L.PL) and not tok.form & (L.BASE | L.GER | L.PAST | L.PPART | L.S3):
+            continue
+        if not tok.form & (L.BASE | L.GER | L.S3 | L.PAST | L.PPART):
+            continue
+        cs = s.clause_start(i)
+        vg = _verb_group(s, i, cs)
+        if _made_impossible(s, vg):
+            vg = _VG(vg.start, vg.flags | L.NO_LONGER | L.NEG, [*vg.lows, "no longer"])
+        if not (vg.negated or vg.no_longer) or "never" in vg.lows or (vg.refused and not vg.no_longer):
+            continue
+        if (vg.has(L.CAPABILITY) and not vg.no_longer) or "able" in vg.lows or "unable" in vg.lows:
+            continue  # inability is not a decision
+        if tok.form & L.PPART and vg.has(L.BE) and not tok.form & L.BASE:
+            continue  # passive: _passive
+        a = _skip_particle(s, i + 1)
+        b = _scope_with_when(s, i)
+        obj = _verb_object(s, i, b)
+        if obj is None or obj.kind in ("cessation",):
+            continue
+        if obj.kind == "implicit" and not _antecedent(s, i):
+            continue
+        if obj.kind == "data" and vg.has(L.DO | L.HAVE) and not vg.no_longer and not _change_marked(s, vg, cs, b):
+            continue
+        if _irrealis(s, vg, i) or _conditional(s, vg, i) or _other_actor(s, vg, i) or _assurance(s, vg):
+            continue
+        if not _change_marked(s, vg, cs, b):
+            continue  # "we do not share data with ...": a standing policy, not a change
+        if (vg.has(L.DO) and "did" in vg.lows) or "didn't" in vg.lows:
+            continue  # "did not comply": one past event
+        if obj.oneoff or obj.counted or _restrictive(s, obj) or s.has(L.AGAIN, vg.start, b):
+            continue
+        if _exception(s, i, b) and not s.places_in(i, b):
+            continue  # "we will not disclose ... without a warrant": how requests are answered
+        if _history(s, cs, i, b) and not vg.has(L.FUTURE):
+            continue
+        yield _Cand(PAUSE, "no-longer+handling", i, [(a, b)], back=obj.anaphoric or obj.kind == "implicit")
+
+
+def _scope_with_when(s: Sentence, i: int) -> int:
+    """An object, plus a following 'when the police ask' (the authority asking is part of it)."""
+    b = s.scope_end(i)
+    if b < s.n and s.low[b] in ("when", "whenever", "if") and (
+            s.has(L.AUTH_N, b + 1, min(s.n, b + 4)) or s.places_in(b + 1, min(s.n, b + 4))) and \
+            s.has(L.REQ_V, b + 1, min(s.n, b + 6)):
+        return min(s.n, b + 6)
+    return b
+
+
+rule("pause-noun", PAUSE,
+     "A noun of stopping (suspension, pause, moratorium, halt, refusal ...) of the handling of requests.",
+     "Messaging service pledges moratorium on HK court data requests until international consensus reached.",
+     "The pause applies to all requests from Russian and Belarusian authorities.")
+
+
+@finder
+def _pause_nouns(s: Sentence) -> Iterator[_Cand]:
+    for i in range(s.n):
+        if not s.tags[i] & L.CEASE_N or (_is_verb_use(s, i) and not (i and s.tags[i - 1] & L.DET)):
+            continue
+        low = s.low
+        j = i + 1
+        if j < s.n and low[j] in ("applies", "apply", "extends", "covers", "affects"):
+            j += 1
+        if j < s.n and low[j] in ("of", "on", "to", "in", "for"):
+            j += 1
+        elif s.toks[i].lemma not in ("refusal", "denial", "rejection", "halt", "suspension", "moratorium"):
+            continue
+        b = s.scope_end(i)
+        if s.toks[i].lemma in ("refusal", "denial", "rejection") and j < s.n and low[j] == "to":
+            obj = _object(s, j, b)  # "its refusal to hand over data"
+        else:
+            obj = _object(s, j, b)
+        if obj is None or obj.kind in ("cessation", "implicit"):
+            continue
+        before = low[max(0, i - 3):i]
+        if "no" in before or "not" in before or "without" in before or ("any" in before and i and \
+                s.tags[i - 1] & L.NEG):
+            continue
+        if i and low[i - 1] in ("'s", "'") and i > 1 and (s.tags[i - 2] & L.AUTH_N or _place_at(s, i - 2)):
+            continue  # the government's suspension of ...
+        if (i and s.tags[i - 1] & (L.CEASE_V | L.LIFT_V)) or (i > 1 and s.tags[i - 2] & (L.CEASE_V | L.LIFT_V) and \
+                s.tags[i - 1] & L.DET):
+            continue  # "lifted the pause on": a lift
+        cs = s.clause_start(i)
+        vg = _verb_group(s, i, cs)
+        if _irrealis(s, vg, i) or _conditional(s, vg, i) or _history(s, cs, i, b) or _manner(s, j, obj.head):
+            continue
+        if s.has(L.NEG, max(cs, i - 6), i) and not s.has(L.NO_LONGER, max(cs, i - 6), i):
+            continue
+        if _pause_over_after(s, i, b):
+            continue  # "the suspension ... has ended": _passive makes the lift
+        if obj.counted or obj.oneoff:
+            continue
+        yield _Cand(PAUSE, "pause-noun", i, [(j, b)], back=obj.anaphoric)
+
+
+def _place_at(s: Sentence, j: int) -> bool:
+    return any(p.first <= j <= p.last for p in s.places)
+
+
+def _pause_over_after(s: Sentence, i: int, b: int) -> bool:
+    return any(s.low[j] in _OVER or s.tags[j] & L.NO_LONGER for j in range(i + 1, min(s.n, b + 6)))
+
+
+rule("passive-pause", PAUSE,
+     "Requests, their handling or data for authorities as the subject of a paused state: 'are on hold', "
+     "'have been suspended', 'will not be shared with police', 'has become unavailable to law enforcement'.",
+     "Data requests from Hong Kong authorities are being ignored.",
+     "As of this week, the footage from the cameras will not be shared with police when they request it.")
+rule("pause-ended", LIFT,
+     "A pause as the subject of an ending: 'the suspension ... has ended', '... is no longer in effect', or "
+     "requests that are 'no longer paused'.",
+     "The suspension of data requests from Hong Kong has ended.",
+     "Requests from Hong Kong authorities are no longer paused.")
+
+
+@finder
+def _passive(s: Sentence) -> Iterator[_Cand]:
+    low, tags = s.low, s.tags
+    for i in range(s.n):
+        t = tags[i]
+        tok = s.toks[i]
+        participle = bool(t & (L.CEASE_V | L.REFUSE_V) and tok.form & L.PPART)
+        held = bool(t & (L.HELD | L.UNAVAILABLE))
+        negated_give = bool(t & (L.DISCLOSE_V | L.HANDLE_V) and tok.form & L.PPART) or low[i] in _AVAILABLE
+        over = low[i] in _OVER or low[i] == "over"
+        if t & L.PREVENT_V and tok.form & L.PPART and low[i + 1:i + 2] == ["from"]:
+            yield from _prevented(s, i)
+            continue
+        in_place = low[i] in ("place", "effect", "force") and i and low[i - 1] == "in"
+        if not (participle or held or negated_give or over or in_place):
+            continue
+        k = i - 1 if not in_place else i - 2
+        cs = s.clause_start(k + 1)
+        vg = _verb_group(s, k + 1, cs)
+        if (participle or held) and k > 0 and low[k] in (":", "-", "—", "–") and cs == k + 1:
+            # a label: "Requests from Hong Kong authorities: paused since July 2020"
+            vg = _VG(k, L.BE, ["is"])
+            cs = s.clause_start(k)
+        predicate = vg.has(L.BE) or (held and k >= 0 and low[k] in _PUT) or (
+            in_place and vg.has(L.BE | L.HAVE)) or (over and (vg.has(L.BE | L.HAVE) or tok.form & L.PAST)) or (
+            held and any(w in _PUT for w in vg.lows))
+        if not predicate:
+            continue
+        subj_a, subj_b = _subject_span(s, vg, cs)
+        if subj_b <= subj_a:
+            continue
+        obj = _object(s, subj_a, subj_b)
+        tail_end = s.scope_end(i)
         if obj is None:
+            # "GEDMatch has become unavailable for use by law enforcement"
+            if t & L.UNAVAILABLE and s.has(L.AUTH_N, i + 1, tail_end):
+                obj = _Obj("channel", i, tail_end)
+            elif negated_give and (vg.negated or vg.no_longer) and s.has(L.DATA_N, subj_a, subj_b) and \
+                    s.has(L.AUTH_N, i + 1, tail_end):
+                obj = _Obj("data", i, tail_end)  # "the footage ... will not be shared with police"
+            else:
+                continue
+        if _irrealis(s, vg, i) or _conditional(s, vg, i) or _by_authority(s, i + 1, tail_end):
             continue
-        rule, ws, we = obj
-        if vg.never or sent.modal(vg, m.start()) or sent.denied(vg.start) or sent.other_actor(vg):
+        spans = [(subj_a, subj_b), (i + 1, tail_end)]
+        cessation = obj.kind == "cessation"
+        if over or (in_place and cessation):
+            if not cessation:
+                continue
+            if in_place:
+                if vg.negated and not vg.no_longer:
+                    continue
+                kind = LIFT if vg.no_longer else PAUSE
+                yield _Cand(kind, "pause-ended" if kind == LIFT else "passive-pause", i, spans)
+            elif not vg.negated:
+                yield _Cand(LIFT, "pause-ended", i, spans)
+            continue
+        if cessation:
+            continue
+        if negated_give and not (participle or held):
+            # "will not be processed", "no longer available to the government"
+            if not (vg.negated or vg.no_longer) or not _change_marked(s, vg, cs, tail_end):
+                continue
+            if low[i] in _AVAILABLE and obj.kind != "channel" and not s.has(L.AUTH_N, max(subj_a, 0), tail_end):
+                continue
+            if obj.kind == "data" and not s.has(L.AUTH_N, i + 1, tail_end):
+                continue
+            if obj.oneoff or obj.counted or _restrictive(s, obj) or (_exception(s, i, tail_end) and \
+                    not s.places_in(subj_a, tail_end)):
+                continue
+            yield _Cand(PAUSE, "passive-pause", i, spans, back=obj.anaphoric)
+            continue
+        if vg.no_longer:
+            yield _Cand(LIFT, "pause-ended", i, spans)
             continue
         if vg.negated:
-            continue  # "we have not paused"
-        kind = PAUSE
+            continue
+        if t & L.REFUSE_V and not (vg.has(L.FUTURE) or "being" in vg.lows or "now" in vg.lows):
+            continue  # "requests were rejected": a statistic, not a rule
+        if obj.counted or obj.oneoff or _history(s, cs, i, tail_end) or _restrictive(s, obj):
+            continue
+        if obj.kind == "channel" and low[i] in ("suspended",) and s.has(L.NONDATA, subj_a, subj_b):
+            continue
+        yield _Cand(PAUSE, "passive-pause", i, spans, back=obj.anaphoric)
+
+
+rule("put-on-hold", PAUSE, "Requests or their handling put (placed, kept) on hold.",
+     "Apple has put on hold all requests for customer data from Russian authorities.",
+     "Google has put all Hong Kong data requests on hold.")
+
+
+@finder
+def _put_on_hold(s: Sentence) -> Iterator[_Cand]:
+    for i in range(s.n):
+        if s.low[i] not in _PUT or s.tags[i] & L.BE:
+            continue
+        b = s.scope_end(i)
+        held = next((j for j in range(i + 1, b) if s.tags[j] & L.HELD), -1)
+        if held < 0:
+            continue
+        span = (i + 1, held) if held > i + 1 else (held + 1, b)
+        obj = _object(s, *span)
+        if obj is None or obj.kind in ("cessation", "implicit", "data"):
+            continue
+        cs = s.clause_start(i)
+        vg = _verb_group(s, i, cs)
+        if vg.negated or _irrealis(s, vg, i) or _conditional(s, vg, i) or _other_actor(s, vg, i):
+            continue
         if vg.no_longer:
-            kind, rule = LIFT, "no-longer-pausing"
-        elif sent.history(cs, we):
-            continue
-        yield from _assert_all(kind, rule, m.start(), _targets(sent, ws, we))
+            yield _Cand(LIFT, "no-longer-pausing", i, [span])
+        elif not _history(s, cs, i, b) and not obj.counted:
+            yield _Cand(PAUSE, "put-on-hold", i, [span], back=obj.anaphoric)
 
 
-def _passive_pause(sent: _Sentence, m: re.Match[str], vg: _VerbGroup, vclass: str,
-                   subject_start: int | None = None) -> Iterator[Assertion]:
-    s = sent.low
-    cs = own_cs = sent.clause_start(vg.start) if subject_start is None else subject_start
-    # The subject may sit before a relative clause: "Requests from X, which we had answered, are
-    # now refused". Step back over such clauses (only when a relative pronoun is in between).
-    for _ in range(4):
-        if _subject_window_qualifies(sent, cs, vg.start):
+def _prevented(s: Sentence, i: int) -> Iterator[_Cand]:
+    """'users were excluded from law-enforcement searches', 'data is barred from police requests'."""
+    cs = s.clause_start(i)
+    vg = _verb_group(s, i, cs)
+    if not vg.has(L.BE) or vg.negated or _irrealis(s, vg, i) or _conditional(s, vg, i):
+        return
+    b = s.scope_end(i + 1)
+    start, _, head = _group(s, i + 2, b)
+    if head >= 0 and s.tags[head] & L.REQ_N and s.has(L.AUTH_N, start, head):
+        yield _Cand(PAUSE, "passive-pause", i, [(cs, vg.start), (i + 2, b)])
+
+
+def _subject_span(s: Sentence, vg: _VG, cs: int) -> tuple[int, int]:
+    """The subject before a verb group, stepping back over a relative clause
+    ('Data requests from X, which the company had fulfilled, are now refused')."""
+    a, b = cs, vg.start
+    for _ in range(3):
+        if s.has(L.CATEGORY, a, b) or a == 0:
             break
-        prev = sent.clause_start(cs - 1) if cs else 0
-        if cs == 0 or not _RELATIVE.search(s, max(0, prev - 8), vg.start):
-            return
-        cs = prev
-    else:
-        return
-    tail_end = sent.window_end(m.end())
-    tail = s[m.end():tail_end]
-    if re.match(r"\s*by\s+(?:the\s+)?(?:[\w'-]+\s+){0,3}?(?:government|authorities|police|court|regulator|"
-                r"officials|state|ministry)", tail):
-        return  # paused by the authorities themselves
-    if sent.modal(vg, m.start()) or sent.denied(vg.start) or vg.never:
-        return
-    # "requests were rejected" is usually a statistic; only a standing rule counts.
-    if vclass in ("reject", "refuse") and not (vg.has(_FUTURE) or "being" in vg.words or "now" in vg.words):
-        return
-    if vg.no_longer:
-        kind, rule = LIFT, "no-longer-paused"
-    elif vg.negated or sent.history(own_cs, tail_end):
-        return
-    else:
-        kind, rule = PAUSE, "passive-pause+request-subject"
-    codes = sent.jurisdictions_in(cs, vg.start)
-    if re.match(r"\s*(?:for|from|in|to|with|regarding|concerning|involving|related|relating|originating)\b",
-                tail):
-        codes += [c for c in sent.jurisdictions_in(m.end(), tail_end) if c not in codes]
-    yield from _assert_all(kind, rule, m.start(), codes or sent.fallback_jurisdictions(cs, tail_end))
+        marker = a - 1
+        prev = s.clause_start(marker)
+        relative = s.tags[marker] & L.REL or s.low[marker] in ("that", ",") or (
+            prev > 0 and (s.tags[prev - 1] & L.REL or s.low[prev - 1] == "that"))
+        if not relative:
+            break
+        a, b = prev, marker
+        while b > a and (s.tags[b - 1] & L.REL or s.low[b - 1] in ("that", ",")):
+            b -= 1
+    return a, b
 
 
-def _negated_handling(sent: _Sentence) -> Iterator[Assertion]:
-    """'will no longer process', 'won't process', 'would not comply with', 'are not accepting'."""
-    s = sent.low
-    for m in _HANDLING_VERB.finditer(s):
-        cs = sent.clause_start(m.start())
-        vg = _verb_group(s, m.start(), cs)
-        if not (vg.negated or vg.no_longer) or vg.never:
-            continue
-        if vg.has(frozenset({"can't", "cannot", "couldn't", "unable", "can", "could"})) and not vg.no_longer:
-            continue  # inability is not a decision
-        verb = m.group(1).lower()
-        first = verb.split()[0]
-        passive = vg.has(_BE) and (first.endswith(("ed", "en")) or first == "dealt")
-        if passive:
-            if not (vg.no_longer or vg.has(_FUTURE) or "being" in vg.words
-                    or vg.has(frozenset({"are", "is", "aren't", "isn't"}))):
-                continue  # "it was not fulfilled": one request, not a rule
-            if not _subject_window_qualifies(sent, cs, vg.start):
+rule("authority-cannot-request", PAUSE,
+     "Authorities who can no longer ask for data: 'police will no longer be able to request video', "
+     "'preventing police from requesting footage', 'no longer allows police to request videos'.",
+     "Under the new policy, these agencies won't be able to make such requests at all.",
+     "Ring has announced the discontinuation of its tool, preventing police from requesting doorbell video footage.")
+
+
+@finder
+def _authority_cannot(s: Sentence) -> Iterator[_Cand]:
+    low, tags = s.low, s.tags
+    for i in range(s.n):
+        t = tags[i]
+        tok = s.toks[i]
+        if t & L.PREVENT_V and tok.form & (L.GER | L.PAST | L.S3 | L.BASE | L.PPART) and _prevent_shape(s, i):
+            # "preventing police from requesting footage"
+            frm = next(j for j in range(i + 1, min(s.n, i + 6)) if low[j] == "from")
+            if not s.has(L.AUTH_N, i + 1, frm) or not tags[frm + 1] & L.REQ_V:
                 continue
-            ws, we = cs, sent.window_end(m.end())
-            has_request = True
+            cs = s.clause_start(i)
+            vg = _verb_group(s, i, cs)
+            if vg.negated or _irrealis(s, vg, i) or _conditional(s, vg, i) or _other_actor(s, vg, i):
+                continue
+            if s.has(L.LAW | L.ACTOR_N, max(0, cs - 8), i) and not s.has(L.COMPANY_N, max(0, cs - 8), i):
+                continue  # a law or an official prevents it
+            yield _Cand(PAUSE, "authority-cannot-request", i, [(i + 1, s.scope_end(frm + 1))])
+            continue
+        if not t & L.REQ_V or t & L.DET:
+            continue
+        if not tok.form & (L.BASE | L.GER):
+            continue
+        cs = s.clause_start(i)
+        vg = _verb_group(s, i, cs)
+        negated = vg.negated or vg.no_longer
+        if i >= 3 and low[i - 1] == "to" and low[i - 2] == "not" and low[i - 3] == "but":
+            # "police will still be able to use the app to share tips, but not to request videos"
+            b = s.scope_end(i)
+            if s.has(L.AUTH_N, 0, i - 3) and s.has(L.FUTURE | L.NO_LONGER | L.CHANGE, 0, i - 3) and \
+                    s.has(L.DATA_N | L.REQ_N, i, b) and not _conditional(s, vg, i):
+                yield _Cand(PAUSE, "authority-cannot-request", i, [(i + 1, b)])
+            continue
+        if not negated or "never" in vg.lows:
+            continue
+        subj_a, subj_b = _subject_span(s, vg, cs)
+        if not s.has(L.AUTH_N, subj_a, subj_b):
+            continue
+        b = s.scope_end(i)
+        obj_ok = s.has(L.DATA_N | L.REQ_N, i, b) or tok.lemma == "request" or (
+            tok.lemma in ("make", "file", "submit") and s.has(L.REQ_N, i, b))
+        if not obj_ok:
+            continue
+        if not (vg.no_longer or vg.has(L.FUTURE | L.CHANGE | L.WOULD) or _change_marked(s, vg, cs, b)):
+            continue
+        if vg.has(L.STILL) or s.has(L.STILL, vg.start, i) or _conditional(s, vg, i):
+            continue
+        if vg.has(L.MODAL) and not vg.no_longer and not vg.has(L.FUTURE):
+            continue
+        yield _Cand(PAUSE, "authority-cannot-request", i, [(i + 1, b)])
+    # "agencies won't be able to make such requests", "will not have access to the videos"
+    for i in range(s.n):
+        if low[i] not in ("make", "have", "submit", "file", "send") or not (i + 1 < s.n):
+            continue
+        b = s.scope_end(i)
+        if not (s.has(L.REQ_N, i + 1, b) or (low[i] == "have" and s.toks[i + 1].lemma == "access" and
+                s.has(L.DATA_N, i + 1, b))):
+            continue
+        cs = s.clause_start(i)
+        vg = _verb_group(s, i, cs)
+        if not (vg.negated or vg.no_longer) or "never" in vg.lows or vg.has(L.STILL):
+            continue
+        subj_a, subj_b = _subject_span(s, vg, cs)
+        if not s.has(L.AUTH_N, subj_a, subj_b):
+            continue
+        if not (vg.no_longer or vg.has(L.FUTURE | L.CHANGE | L.WOULD)):
+            continue
+        yield _Cand(PAUSE, "authority-cannot-request", i, [(subj_a, subj_b), (i + 1, b)], back=True)
+
+
+rule("mlat-redirect", PAUSE,
+     "Requests redirected from now on to the Mutual Legal Assistance Treaty process: the company stopped "
+     "answering that jurisdiction directly.",
+     "Google notified Hong Kong police that it would instead direct officials to pursue any requests for data "
+     "through a Mutual Legal Assistance Treaty with the United States.")
+
+
+@finder
+def _mlat(s: Sentence) -> Iterator[_Cand]:
+    mlat = s.find(L.MLAT, 0, s.n)
+    if mlat < 0:
+        return
+    low = s.low
+    if not any(low[j] in ("instead", "only", "henceforth") or s.tags[j] & (L.NO_LONGER | L.CHANGE)
+               for j in range(s.n)):
+        return
+    if any(low[j] in ("always", "long", "usual", "continues", "continue") for j in range(s.n)):
+        return
+    verb = -1
+    for j in range(mlat):
+        if s.tags[j] & L.REDIRECT_V and (not s.tags[j] & L.DET or _is_verb_use(s, j)):
+            verb = j
+    if verb < 0 or not s.has(L.REQ_N, verb, mlat):
+        return
+    cs = s.clause_start(verb)
+    vg = _verb_group(s, verb, cs)
+    if vg.negated or _irrealis(s, vg, verb) or _other_actor(s, vg, verb):
+        return
+    yield _Cand(PAUSE, "mlat-redirect", verb, [(0, mlat)])
+
+
+rule("resume+handling", LIFT,
+     "A verb of resuming (resume, restore, reinstate, re-enable, revive, reintroduce) with the handling of "
+     "requests, cooperation with authorities, or a request channel as its object.",
+     "We have resumed processing data requests from Hong Kong authorities.",
+     "Ring has resumed allowing police to request video footage from users.")
+rule("resumed-intransitive", LIFT,
+     "The handling of requests as the subject of 'has resumed', or a paused thing taken up again by pronoun.",
+     "Our review of data requests from Hong Kong has resumed.",
+     "In 2020 we paused requests from Hong Kong; we resumed them in 2022.")
+
+
+@finder
+def _resumptions(s: Sentence) -> Iterator[_Cand]:
+    low, tags = s.low, s.tags
+    for i in range(s.n):
+        t = tags[i]
+        tok = s.toks[i]
+        if not t & (L.LIFT_V | L.LIFT_N) and not (tok.lemma == "reverse" and s.low[i + 1:i + 2] == ["course"]):
+            continue
+        noun = bool(t & L.LIFT_N) and not (t & L.LIFT_V and _is_verb_use(s, i))
+        cs = s.clause_start(i)
+        vg = _verb_group(s, i, cs)
+        if vg.negated or "never" in vg.lows or _irrealis(s, vg, i) or _conditional(s, vg, i):
+            continue
+        b = s.scope_end(i)
+        a = i + 1
+        if noun:
+            if a < s.n and low[a] in ("of", "to", "in"):
+                a += 1
+            elif not (low[i] == "reversal" or tok.lemma in ("u turn",)):
+                continue
         else:
-            we = sent.window_end(m.end())
-            ws = m.end()
-            window = s[ws:we]
-            has_request = bool(_REQUEST_WORD.search(window))
-            if not _qualifies(s, verb, ws, we):
+            a = _skip_particle(s, a)
+            if tok.form & L.PPART and vg.has(L.BE):
+                # "requests ... are being processed again" is _again; "has been restored": subject
+                subj_a, subj_b = _subject_span(s, vg, cs)
+                obj = _object(s, subj_a, subj_b)
+                if obj is not None and obj.kind in ("handling", "coop", "channel") and not _other_actor(s, vg, i):
+                    yield _Cand(LIFT, "resume+handling", i, [(subj_a, subj_b), (a, b)])
                 continue
-            if not has_request:
-                # Data without a request: "will not / no longer share data with the police" refuses;
-                # "we do not share data with any government" is an assurance, not a change.
-                if vg.has(_DO | _PERFECT) and not vg.no_longer:
-                    continue
-            elif vg.has(_PAST_AUX) and not vg.no_longer:
-                continue  # "did not comply with the request": one past event
-            if sent.other_actor(vg):
+        if low[i] in ("reversed", "reverse", "reverses", "reversing", "reversal") or tok.lemma == "u turn":
+            # "reversed course" on police access: needs authorities and data in the sentence
+            if (low[a:a + 1] == ["course"] or noun) and s.has(L.AUTH_N, 0, s.n) and \
+                    s.has(L.DATA_N | L.REQ_N | L.CHANNEL_N, 0, s.n) and not _other_actor(s, vg, i):
+                yield _Cand(LIFT, "resume+handling", i, [(a, b)])
+            continue
+        obj = _object(s, a, b)
+        if obj is not None and obj.kind not in ("data", "cessation", "implicit"):
+            if _other_actor(s, vg, i) or (_history(s, cs, i, b) and not s.has(L.AGAIN, cs, b)):
                 continue
-        if sent.modal(vg, m.start(), refusal=True) or sent.denied(vg.start):
+            if obj.kind == "request" and not noun and tok.lemma not in ("resume", "restart", "reinstate"):
+                continue  # "restored requests" is odd; "resumed data requests" is a lift
+            yield _Cand(LIFT, "resume+handling", i, [(a, b)], back=obj.anaphoric)
             continue
-        if _ASSURANCE.search(s, max(0, vg.start - 24), vg.start):
+        if noun:
             continue
-        if sent.history(cs, we) and not vg.has(_FUTURE):
-            continue
-        if _AGAIN.search(s, vg.start, m.start()):
-            continue
-        yield from _assert_all(PAUSE, "negated-handling+request-object", m.start(), _targets(sent, ws, we))
-
-
-def _pause_nouns(sent: _Sentence) -> Iterator[Assertion]:
-    """'announced the suspension of processing requests ...', 'a pause on requests from ...'."""
-    s = sent.low
-    for m in _PAUSE_NOUN.finditer(s):
-        before = s[max(0, m.start() - 40):m.start()].lower()
-        if re.search(r"\b(?:no|not\s+a|without|any)\s+(?:\w+\s+)?$", before):
-            continue
-        if _LIFT_OF_PAUSE.search(s, max(0, m.start() - 60), m.end()) or _PAUSE_OVER.match(s, m.start()):
-            continue  # lifted / ended: the lift rules handle it
-        if re.search(r"\b(?:government|authorities|police|court|regulator)'s\s+(?:\w+\s+)?$", before):
-            continue
-        noun = m.group(1).lower()
-        if noun in ("hold", "stop", "halt") and not re.search(r"\b(?:a|the|put|placed|temporary|its|our)\s+$",
-                                                             before):
-            continue  # "hold on to", "stop on ..." are not the noun
-        obj = _object(sent, m.end(), "pause")
-        if obj is None:
-            continue
-        cs = sent.clause_start(m.start())
-        vg = _verb_group(s, m.start(), cs)
-        if sent.modal(vg, m.start()) or sent.denied(m.start()) or sent.history(cs, obj[2]):
-            continue
-        if _NEG_NEAR.search(s, max(cs, m.start() - 30), m.start()):
-            continue
-        if sent.other_actor(_VerbGroup(m.start(), [])):
-            continue
-        _, ws, we = obj
-        yield from _assert_all(PAUSE, "pause-noun+request-object", m.start(), _targets(sent, ws, we))
-
-
-def _on_hold(sent: _Sentence) -> Iterator[Assertion]:
-    s = sent.low
-    for m in _ON_HOLD.finditer(s):
-        cs = sent.clause_start(m.start())
-        put = None
-        for p in _PUT.finditer(s, cs, m.start()):
-            put = p
-        if put is not None:
-            between = (put.end(), m.start())
-            if s[between[0]:between[1]].strip():
-                ok = _subject_window_qualifies(sent, *between)
-                ws, we = between
-            else:
-                obj = _object(sent, m.end(), "pause")
-                ok = obj is not None
-                ws, we = (obj[1], obj[2]) if obj else (0, 0)
-            vg = _verb_group(s, put.start(), cs)
-            if not ok or vg.negated or sent.modal(vg, put.start()) or sent.other_actor(vg):
+        if a < s.n and low[a] in ("them", "it", "those", "these", "this", "that"):
+            if _other_actor(s, vg, i):
                 continue
-            kind, rule = (LIFT, "no-longer-on-hold") if vg.no_longer else (PAUSE, "put-on-hold")
-            if kind == PAUSE and (sent.history(cs, we) or sent.denied(put.start())):
-                continue
-            yield from _assert_all(kind, rule, put.start(), _targets(sent, ws, we))
-        else:
-            vg = _verb_group(s, m.start(), cs)
-            if not vg.has(_BE) or not _subject_window_qualifies(sent, cs, vg.start):
-                continue
-            if sent.modal(vg, m.start()) or sent.denied(vg.start):
-                continue
-            if vg.no_longer:
-                kind, rule = LIFT, "no-longer-on-hold"
-            elif vg.negated or sent.history(cs, sent.window_end(m.end())):
-                continue
-            else:
-                kind, rule = PAUSE, "on-hold"
-            yield from _assert_all(kind, rule, m.start(), sent.jurisdictions_in(cs, sent.window_end(m.end())))
+            if _antecedent(s, cs) or s.has(L.CEASE_V, 0, cs):
+                yield _Cand(LIFT, "resumed-intransitive", i, [(0, vg.start)])
+            continue
+        intransitive = a >= s.n or low[a] in ("now", "again", "today", "in", "on", "since", "as", "from", "after",
+                                              "with", "effective", "last", "this", "for", ".", ",", ";") or \
+            tags[a] & L.NUMBER or s.breaks[a]
+        if not intransitive:
+            continue
+        subj_a, subj_b = _subject_span(s, vg, cs)
+        obj = _object(s, subj_a, subj_b)
+        if obj is not None and obj.kind in ("handling", "coop"):
+            yield _Cand(LIFT, "resumed-intransitive", i, [(subj_a, subj_b)])
+        elif s.has(L.PRON, subj_a, subj_b) and s.has(L.CEASE_V, 0, subj_a) and _antecedent(s, subj_a):
+            yield _Cand(LIFT, "resumed-intransitive", i, [(0, subj_a)])  # "...; it resumed in 2021"
 
 
-def _lift_verbs(sent: _Sentence) -> Iterator[Assertion]:
-    """'resumed processing requests from ...', '... which we paused in July 2020, has now resumed'."""
-    s = sent.low
-    for m in _LIFT_VERB.finditer(s):
-        cs = sent.clause_start(m.start())
-        vg = _verb_group(s, m.start(), cs)
-        if vg.negated or vg.never or sent.modal(vg, m.start()) or sent.denied(vg.start):
-            continue
-        obj = _object(sent, m.end(), "lift")
-        if obj is not None:
-            if sent.other_actor(vg):
-                continue
-            _, ws, we = obj
-            yield from _assert_all(LIFT, "lift-verb+request-object", m.start(), _targets(sent, ws, we))
-            continue
-        after = s[m.end():m.end() + 40].lstrip()
-        if re.match(r"(?:them|it|those|these|this|that)\b", after) and not sent.other_actor(vg):
-            # "we paused requests from Hong Kong; we resumed them in 2022": the antecedent precedes.
-            if _subject_window_qualifies(sent, 0, vg.start):
-                yield from _assert_all(LIFT, "lift-verb+pronoun-object", m.start(),
-                                       sent.jurisdictions_in(0, vg.start))
-            continue
-        intransitive = (not after or vg.has(_BE) or re.match(
-            r"(?:now|again|today|in|on|since|as|from|after|with|effective|last|this|for|[.,;:|]|\d)",
-            after))
-        # "Our processing of requests ... has resumed" (a handling noun: ours) or "we paused requests
-        # from X; it resumed in 2021". "Requests from X have resumed" alone could be the authorities
-        # sending again, so it is not enough.
-        if (intransitive and (_HANDLING_HEAD_RE.search(s, 0, vg.start) or _PAUSE_VERB.search(s, 0, vg.start))
-                and _subject_window_qualifies(sent, 0, vg.start)):
-            yield from _assert_all(LIFT, "lift-verb-intransitive", m.start(), sent.jurisdictions_in(0, vg.start))
+rule("again+handling", LIFT,
+     "Handling requests again: 'will again respond to', 'is once again accepting', 'are being processed again'.",
+     "Google will once again respond to data requests from Hong Kong authorities.",
+     "Data requests from Hong Kong are being processed again.")
 
 
-def _lift_of_pause(sent: _Sentence) -> Iterator[Assertion]:
-    """'we have lifted the pause on requests from ...', 'ended the suspension of ...'."""
-    s = sent.low
-    for m in _LIFT_OF_PAUSE.finditer(s):
-        cs = sent.clause_start(m.start())
-        vg = _verb_group(s, m.start(), cs)
-        if vg.negated or sent.modal(vg, m.start()) or sent.denied(vg.start) or sent.other_actor(vg):
-            continue
-        ws, we = m.end(), sent.window_end(m.end())
-        obj = re.match(r"\s*(?:on|of|in|for|to|affecting|regarding|covering)?\s*", s[ws:we])
-        obj_start = ws + (obj.end() if obj else 0)
-        qualifies = _object(sent, obj_start, "pause") is not None or _bare_jurisdiction_object(sent, ws, we)
-        if not qualifies:
-            continue
-        codes = sent.jurisdictions_in(m.start(), we)
-        yield from _assert_all(LIFT, "lift-of-pause", m.start(), codes)
-
-
-def _pause_over(sent: _Sentence) -> Iterator[Assertion]:
-    """'the pause on Hong Kong requests has ended', '... suspension was lifted'."""
-    s = sent.low
-    for m in _PAUSE_OVER.finditer(s):
-        mid_start, mid_end = m.start(2), m.end(2)
-        if _NEG_NEAR.search(s, mid_start, m.start(3)) or _IRREALIS.search(s, mid_start, m.start(3)):
-            continue
-        if sent.denied(m.start()):
-            continue
-        obj = re.match(r"\s*(?:on|of|in|for|to|affecting|regarding|covering)?\s*", s[mid_start:mid_end])
-        obj_start = mid_start + (obj.end() if obj else 0)
-        ok = (_qualifies(s, "", obj_start, mid_end)
-              or bool(re.match(_HANDLING_HEAD, s[_strip_lead(s, obj_start, mid_end):mid_end])
-                      and _qualifies(s, "processing", obj_start, mid_end))
-              or _bare_jurisdiction_object(sent, mid_start, mid_end))
-        if not ok:
-            continue
-        yield from _assert_all(LIFT, "pause-ended", m.start(3), sent.jurisdictions_in(m.start(), mid_end))
-
-
-def _again(sent: _Sentence) -> Iterator[Assertion]:
-    """'will again respond to requests from ...', 'accepting requests from ... again'."""
-    s = sent.low
-    if not _AGAIN.search(s):
+@finder
+def _again(s: Sentence) -> Iterator[_Cand]:
+    if s.find(L.AGAIN, 0, s.n) < 0:
         return
-    for m in _HANDLING_VERB.finditer(s):
-        cs = sent.clause_start(m.start())
-        vg = _verb_group(s, m.start(), cs)
-        we = sent.window_end(m.end())
-        if not (_AGAIN.search(s, vg.start, m.start()) or _AGAIN.search(s, m.end(), we)):
+    for i in range(s.n):
+        t = s.tags[i]
+        if not t & (L.HANDLE_V | L.DISCLOSE_V) or t & L.DET:
             continue
-        if vg.negated or vg.never or sent.modal(vg, m.start()) or sent.denied(vg.start):
+        tok = s.toks[i]
+        if not tok.form & (L.BASE | L.GER | L.S3 | L.PAST | L.PPART):
             continue
-        verb = m.group(1).lower()
-        if vg.has(_BE) and verb.split()[0].endswith(("ed", "en")):
-            # "Requests from X are being processed again": the requests are the subject.
-            if _subject_window_qualifies(sent, cs, vg.start) and _REQUEST_WORD.search(s, cs, vg.start):
-                yield from _assert_all(LIFT, "again+handling", m.start(), sent.jurisdictions_in(cs, we))
+        cs = s.clause_start(i)
+        vg = _verb_group(s, i, cs)
+        b = s.scope_end(i)
+        if not (vg.has(L.AGAIN) or s.has(L.AGAIN, i + 1, b + 2)):
             continue
-        if not _qualifies(s, verb, m.end(), we):
+        if vg.negated or vg.no_longer or _irrealis(s, vg, i) or _conditional(s, vg, i) or _other_actor(s, vg, i):
             continue
-        if not _REQUEST_WORD.search(s, m.end(), we) and not vg.has(_FUTURE):
+        if tok.form & L.PPART and vg.has(L.BE):
+            subj_a, subj_b = _subject_span(s, vg, cs)
+            if s.has(L.REQ_N, subj_a, subj_b):
+                yield _Cand(LIFT, "again+handling", i, [(subj_a, subj_b), (i + 1, b)])
+            continue
+        obj = _verb_object(s, i, b)
+        if obj is None or obj.kind not in ("handling", "coop"):
+            continue
+        if not s.has(L.REQ_N, i, b) and not vg.has(L.FUTURE):
             continue  # "again shared data with the police" tells of one event
-        if sent.other_actor(vg):
+        yield _Cand(LIFT, "again+handling", i, [(i + 1, b)], back=obj.anaphoric)
+
+
+rule("enable-requests", LIFT,
+     "Authorities newly allowed to ask for data: 'is now letting law enforcement request video footage', "
+     "'the new partnership will enable police to request video'.",
+     "Despite previous privacy pledges, Ring is now letting law enforcement request video footage.")
+
+
+@finder
+def _enable(s: Sentence) -> Iterator[_Cand]:
+    low, tags = s.low, s.tags
+    for i in range(s.n):
+        if not tags[i] & L.ENABLE_V or tags[i] & L.DET:
             continue
-        yield from _assert_all(LIFT, "again+handling", m.start(), _targets(sent, m.end(), we))
+        b = s.scope_end(i)
+        obj = _verb_object(s, i, b)
+        if obj is None or obj.kind != "channel":
+            continue
+        cs = s.clause_start(i)
+        vg = _verb_group(s, i, cs)
+        if vg.negated or vg.no_longer or vg.has(L.STILL) or _irrealis(s, vg, i) or _conditional(s, vg, i):
+            continue
+        if _other_actor(s, vg, i) or s.has(L.STILL, cs, b):
+            continue
+        marked = vg.has(L.AGAIN) or "now" in vg.lows or any(low[j] in ("new", "newly") for j in range(0, i)) or \
+            s.has(L.AGAIN, i, b)
+        if not marked:
+            continue
+        if any(low[j] in ("start", "started", "starting", "begin", "began") for j in range(cs, i)) and \
+                not vg.has(L.AGAIN):
+            continue
+        yield _Cand(LIFT, "enable-requests", i, [(i + 1, b)])
 
 
-def _mlat_redirect(sent: _Sentence) -> Iterator[Assertion]:
-    """'... would instead direct officials to pursue any requests through the Mutual Legal Assistance
-    Treaty': the company stopped answering that jurisdiction directly."""
-    s = sent.low
-    mlat = _MLAT.search(s)
-    if not mlat or not _MLAT_CHANGE.search(s) or _MLAT_HABIT.search(s):
-        return
-    verb = None
-    for v in _MLAT_VERB.finditer(s, 0, mlat.start()):
-        verb = v
-    if verb is None or not _REQUEST_WORD.search(s, verb.end(), mlat.start()):
-        return
-    cs = sent.clause_start(verb.start())
-    vg = _verb_group(s, verb.start(), cs)
-    if vg.negated or sent.modal(vg, verb.start()) or sent.other_actor(vg) or sent.denied(vg.start):
-        return
-    # The treaty partner ("a treaty with the United States") is not the paused jurisdiction.
-    codes = [c for c in sent.jurisdictions_in(0, mlat.start())]
-    yield from _assert_all(PAUSE, "mlat-redirect", verb.start(), codes)
+# ---------------------------------------------------------------------------------------------
+# Sentence -> assertions
+# ---------------------------------------------------------------------------------------------
+
+_DENY_FORMS = frozenset({"deny", "denies", "denied", "denying", "dismissed", "dismisses", "rejected", "rejects"})
 
 
-_RULES = (_pause_verbs, _negated_handling, _pause_nouns, _on_hold, _lift_verbs, _lift_of_pause,
-          _pause_over, _again, _mlat_redirect)
+def _denied(s: Sentence) -> bool:
+    """A correction or denial anywhere in the sentence: 'reports that we suspended ... are false'."""
+    if s.find(L.DENIAL, 0, s.n) >= 0:
+        return True
+    for j in range(s.n - 1):
+        if s.low[j] in _DENY_FORMS and (s.low[j + 1] in ("that", "reports", "claims", "allegations", "having",
+                                                         "suggestions", "rumours", "rumors", "any", "it")
+                                        or (s.toks[j + 1].form & L.GER and s.tags[j + 1] & L.VERB)):
+            return True
+    return False
+
+
+def _question(s: Sentence) -> bool:
+    return s.n > 0 and (s.low[-1] == "?" or "?" in s.low[-3:])
+
+
+def _codes(s: Sentence, cand: _Cand) -> tuple[list[str], str]:
+    """Jurisdictions of a candidate and where they came from."""
+    codes: list[str] = []
+    for a, b in cand.spans:
+        for p in s.places_in(a, b):
+            if p.code not in codes:
+                codes.append(p.code)
+    if codes:
+        return codes, "sentence"
+    # "In Hong Kong, we have paused ..."
+    if s.n > 2 and s.low[0] in ("in", "for", "regarding", "concerning", "as", "with"):
+        comma = next((j for j in range(1, min(s.n, 8)) if s.low[j] == ","), -1)
+        if comma > 0 and comma < cand.trigger:
+            fronted = [p.code for p in s.places_in(0, comma)]
+            if len(fronted) == 1:
+                return fronted, "fronted"
+    # "Hong Kong: we have paused ...", a label before a colon
+    colon = next((j for j in range(0, min(s.n, 6)) if s.low[j] == ":"), -1)
+    if 0 < colon < cand.trigger:
+        label = [p.code for p in s.places_in(0, colon)]
+        if len(label) == 1:
+            return label, "fronted"
+    if cand.back or any(s.has(L.ANAPHOR, a, b) for a, b in cand.spans):
+        found = _antecedent_place(s, cand)
+        if found:
+            return [found], "anaphor"
+    return [], ""
+
+
+def _antecedent_place(s: Sentence, cand: _Cand) -> str | None:
+    """'these requests', 'the city's authorities', 'local government requests': the place named before."""
+    before = [p for p in s.places if p.last < cand.trigger]
+    if not before:
+        return None
+    words = {s.low[j] for a, b in cand.spans for j in range(a, b)}
+    non_law = [p for p in before if not p.in_law] or before
+    if words & {"city", "territory", "island"}:
+        city = [p for p in non_law if p.code in _CITY_CODES] or [p for p in before if p.code in _CITY_CODES]
+        if city:
+            return city[-1].code
+    if words & {"country", "nation"}:
+        country = [p for p in non_law if p.code not in _CITY_CODES]
+        if country:
+            return country[-1].code
+    return non_law[-1].code
+
+
+def explain(sentence: str, company: str | None = None) -> list[Assertion]:
+    """Every rule that fires on a sentence, before one finding per jurisdiction is kept (for tests, docs
+    and `classify --explain`)."""
+    out: list[Assertion] = []
+    if _TRIGGER_WORDS.isdisjoint(_WORD.findall(sentence.lower())):
+        return out  # most sentences of a page: nothing here can start a rule
+    for s in analyse(sentence):
+        if s.n == 0 or _question(s) or _denied(s):
+            continue
+        for fn in _FINDERS:
+            for cand in fn(s):
+                codes, how = _codes(s, cand)
+                pos = s.toks[cand.trigger].start
+                out.extend(Assertion(cand.kind, code, cand.rule, pos, how) for code in codes or [None])
+    return out
 
 
 def assess(sentence: str, company: str | None = None) -> list[Assertion]:
-    """Pause / lift assertions in one sentence, one per jurisdiction, in order of the trigger.
-    A jurisdiction with both a pause and a lift in the sentence gets the lift only."""
-    s = normalize(sentence)
-    if not s or not _TRIGGER.search(_lower(s)):
-        return []
-    sent = _Sentence(s, company)
-    if not sent.mentions:
-        return []  # events are keyed by jurisdiction: nothing to report without one
-    found: dict[str, Assertion] = {}
-    for rule in _RULES:
-        for a in rule(sent):
-            prev = found.get(a.jurisdiction)
-            if prev is None or (prev.kind == PAUSE and a.kind == LIFT):
-                found[a.jurisdiction] = a
-    return sorted(found.values(), key=lambda a: (a.pos, a.jurisdiction))
+    """Pause / lift assertions in one sentence, one per jurisdiction (None when it names none), in order of
+    the trigger. A jurisdiction with both a pause and a lift in the sentence gets the lift only."""
+    found: dict[str | None, Assertion] = {}
+    for a in explain(sentence, company):
+        prev = found.get(a.jurisdiction)
+        if prev is None or (prev.kind == PAUSE and a.kind == LIFT):
+            found[a.jurisdiction] = a
+    if None in found and len(found) > 1:
+        # a sentence that names a jurisdiction for one finding does not add an unspecified twin of it
+        unnamed = found[None]
+        if any(a.kind == unnamed.kind for code, a in found.items() if code is not None):
+            del found[None]
+    return sorted(found.values(), key=lambda a: (a.pos, a.jurisdiction or ""))
+
+
+_TRIGGER_WORDS = L.trigger_words()
+_WORD = re.compile(r"[a-z]+")
+
+
+def rule_names() -> list[str]:
+    return [r.name for r in RULES]
