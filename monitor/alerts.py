@@ -104,17 +104,20 @@ def page_label(page_id: str, company: str) -> str:
 
 def title_for(event: Event) -> str:
     company = event.company or event.page_id
-    where = _jurisdiction(event.jurisdiction)
     label = page_label(event.page_id, event.company)
+    # "from Hong Kong (HK)"; a pause that names no jurisdiction says so
+    where = f" from {_jurisdiction(event.jurisdiction)}" if event.jurisdiction else " (jurisdiction unspecified)"
     if event.kind == "pause_started":
-        return f"{company} paused government data requests from {where}"
+        return f"{company} paused government data requests{where}"
     if event.kind == "pause_lifted":
-        return f"{company} lifted its pause on government data requests from {where}"
+        return f"{company} lifted its pause on government data requests{where}"
     if event.kind == "page_gone":
         return f"{company} {label} is gone"
     if event.kind == "page_restored":
         return f"{company} {label} is back"
-    return f"{company} {label} changed"
+    count = len(event.relevant_sentences)
+    about = f" ({count} relevant sentence{'s' if count != 1 else ''})" if count else ""
+    return f"{company} {label} changed{about}"
 
 
 def last_line(event: Event) -> str:
@@ -126,12 +129,18 @@ def build_message(event: Event, old_text: str | None, new_text: str | None) -> M
     from monitor.diff import diff_lines, short_diff
 
     parts: list[str] = []
-    if event.quote and event.kind == "changed":
+    relevant = event.relevant_sentences if event.kind == "changed" else []
+    if relevant:
+        # what a reader needs first: the added (+) and removed (-) sentences about government requests
+        parts.append("About government data requests:\n" + "\n".join(relevant))
+    elif event.quote and event.kind == "changed":
         parts.append(f"First change: {event.quote}")
     elif event.quote and event.evidence == "statement_removed":
         parts.append(f"The page no longer says: “{event.quote}”")
     elif event.quote:
         parts.append(f"“{event.quote}”")
+    if event.context and event.kind in ("pause_started", "pause_lifted"):
+        parts.append(f"Jurisdiction from: “{event.context}”")
     parts.append(f"Page: {event.url}")
     parts.append(f"Detected: {event.detected_at:%Y-%m-%d %H:%M:%S} UTC")
     if event.evidence:

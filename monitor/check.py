@@ -13,12 +13,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.classify import classify
+from monitor.classify import compare, relevant_changes, rules_version
+from monitor.classify import state as text_state
 from monitor.config import Config, MonitorSettings, PageConfig
 from monitor.diff import diff_lines, stats
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
 from monitor.models import utcnow
+from monitor.status import said_of, snapshot_state
 from monitor.store import CheckRecord, EventDraft, PageState, Store, StoreError, Version, sha256
 
 log = logging.getLogger("monitor.check")
@@ -162,6 +164,8 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
                                                                   else ""))
             if state.snapshot_id is None:
                 rec.status, rec.version = "baseline", version
+                # what the page says from the start: the status board has it, without an event
+                rec.said, rec.said_sig = said_of(text_state(text, page.company)), rules_version()
             elif text_hash == state.text_hash:
                 rec.status, rec.pending_hash = "unchanged", None
                 if raw_hash != state.raw_hash and state.extract_sig != rules.signature():
@@ -193,12 +197,18 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
                     rec.status, rec.version = "changed", version
                     rec.added, rec.removed, rec.first_line = diff_stats.added, diff_stats.removed, diff_stats.first_line
                     rec.pending_hash = None
-                    rec.events.append(EventDraft(kind="changed", quote=diff_stats.first_line[2:] or None))
+                    relevant = relevant_changes(old_text, text)
+                    # the sentence a person should read first: about data requests if any changed
+                    first = relevant[0][2:] if relevant else diff_stats.first_line[2:]
+                    rec.events.append(EventDraft(kind="changed", quote=first or None, relevant=relevant))
+                    new_state = text_state(text, page.company)
+                    old_state = snapshot_state(rt.store, state.snapshot_id, old_text, page.company)
                     rec.events.extend(
                         EventDraft(kind=f.kind, jurisdiction=f.jurisdiction, quote=f.quote, evidence=f.evidence,
-                                   rule=f.rule)
-                        for f in classify(old_text, text, page.company)
+                                   rule=f.rule, context=f.context)
+                        for f in compare(old_state, new_state)
                     )
+                    rec.said, rec.said_sig = said_of(new_state), rules_version()
         if rec.gone:
             rec.events.append(EventDraft(kind="page_restored", quote=f"{page.url} answers again"))
         rec.failures, rec.gone = 0, False
@@ -243,7 +253,7 @@ def _log_outcome(page: PageConfig, outcome: CheckOutcome, rec: CheckRecord) -> N
     for event, event_id in zip(outcome.events, outcome.event_ids, strict=False):
         if event.kind == "changed":
             continue
-        where = f" {event.jurisdiction}" if event.jurisdiction else ""
+        where = f" {event.jurisdiction or 'unspecified'}"
         how = f" [{event.evidence}, rule {event.rule}]" if event.rule else ""
         log.warning("%s: event %s%s #%d%s: %s", page.id, event.kind, where, event_id, how, (event.quote or "")[:300],
                     extra={**extra, "event": event.kind, "jurisdiction": event.jurisdiction})

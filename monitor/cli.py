@@ -277,14 +277,23 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def format_event_line(event: Any) -> str:
-    where = f" {event.jurisdiction}" if event.jurisdiction else ""
+    typed = event.kind in ("pause_started", "pause_lifted")
+    where = f" {event.jurisdiction or 'unspecified'}" if typed or event.jurisdiction else ""
     line = f"{_ts(event.detected_at)}  #{event.id} {event.kind}{where}  {event.company} ({event.page_id})"
     if event.kind != "changed" and event.quote:
         line += f'\n    "{event.quote}"'
+    if typed and event.context:
+        line += f'\n    context: "{event.context}"'
     if event.rule:
         line += f"\n    evidence: {event.evidence}; rule: {event.rule}"
-    elif event.kind == "changed" and event.quote:
-        line += f"\n    first change: {event.quote[:200]}"
+    elif event.kind == "changed":
+        relevant = event.relevant_sentences
+        for sentence in relevant[:10]:
+            line += f"\n    {sentence[:300]}"
+        if len(relevant) > 10:
+            line += f"\n    ... {len(relevant) - 10} more about government requests"
+        if not relevant and event.quote:
+            line += f"\n    first change: {event.quote[:200]}"
     return line
 
 
@@ -318,7 +327,7 @@ def _read_input(name: str) -> tuple[bytes, str]:
 
 def _findings_json(findings: list[Any]) -> list[dict[str, Any]]:
     return [{"kind": f.kind, "jurisdiction": f.jurisdiction, "quote": f.quote, "evidence": f.evidence,
-             "rule": f.rule} for f in findings]
+             "rule": f.rule, "context": f.context} for f in findings]
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -361,9 +370,34 @@ def cmd_classify(args: argparse.Namespace) -> int:
             print(json.dumps(finding, ensure_ascii=False))
     else:
         for f in findings:
-            print(f"{f.kind} {f.jurisdiction}  [{f.evidence}; rule {f.rule}]\n    \"{f.quote}\"")
+            print(f"{f.kind} {f.jurisdiction or 'unspecified'}  [{f.evidence}; rule {f.rule}]\n    \"{f.quote}\"")
+            if f.context:
+                print(f"    context: \"{f.context}\"")
         if not findings:
             print("no pause events", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """What each page says now, per jurisdiction (the report's status board)."""
+    from monitor import status
+    from monitor.store import Store
+
+    config = _load(args)
+    store = Store(config.monitor.database)
+    try:
+        status.refresh(store, {page.id: page.company for page in config.pages})
+        rows = status.board(store)
+    finally:
+        store.close()
+    if args.json:
+        for row in rows:
+            print(json.dumps(row.as_json(), ensure_ascii=False))
+    else:
+        for line in status.board_lines(rows):
+            print(line)
+        if not rows:
+            print("no pause statements on any watched page", file=sys.stderr)
     return EXIT_OK
 
 
@@ -480,6 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", metavar="ISO", help="only events detected at or after this time")
     p.add_argument("--kind", metavar="K", help=f"only this kind ({', '.join(EVENT_KINDS)})")
     p.add_argument("--page", metavar="PAGE_ID", help="only this page")
+    p = add("status", cmd_status, "what each page says now, per jurisdiction: paused / lifted / unspecified")
+    p.add_argument("--json", action="store_true", help="one JSON object per page and jurisdiction")
     p = add("classify", cmd_classify, "events between two files (HTML, PDF or text; - or /dev/null for empty)")
     p.add_argument("old", nargs="?", metavar="OLD")
     p.add_argument("new", nargs="?", metavar="NEW")

@@ -168,6 +168,17 @@ class Daemon:
             except Exception:
                 log.exception("report rebuild failed")
 
+    def _refresh_statements(self) -> None:
+        """After an upgrade of the classifier: recompute what each page says (no events), off the check path."""
+        from monitor.status import refresh
+
+        try:
+            done = refresh(self.rt.store, {page.id: page.company for page in self.rt.config.pages})
+            if done:
+                log.info("status board: recomputed what %d pages say under the current classifier rules", done)
+        except Exception:
+            log.exception("status board refresh failed")
+
     def _watchdog_job(self) -> None:
         # Runs inside the scheduler: if the scheduler's loop hangs, pets stop and systemd restarts us.
         self.notifier.watchdog()
@@ -208,6 +219,8 @@ class Daemon:
             self._schedule_page(page, last.get(page.id), now, spread)
         self.scheduler.add_job(self._deliver, "interval", seconds=self.rt.config.monitor.alert_interval,
                                id="deliver", executor="service", replace_existing=True)
+        self.scheduler.add_job(self._refresh_statements, id="statements", executor="service", replace_existing=True,
+                               next_run_time=now)
         self.scheduler.add_job(self._heartbeat_job, "interval", seconds=min(30.0, self.rt.config.monitor.lease / 3),
                                id="heartbeat", executor="service", replace_existing=True, next_run_time=now)
         pet = self.notifier.watchdog_interval()

@@ -86,6 +86,9 @@ class Snapshot(SQLModel, table=True):
     extract_sig: str = Field(default="", max_length=64)
     # 'fetch' for a fetched version, 'reextract' for a new baseline after a selector change.
     origin: str = Field(default="fetch", max_length=16)
+    # Version of the classifier rules that produced this snapshot's `statement` rows (None: never
+    # computed); a rule change makes the rows stale and they are recomputed without events.
+    statements_sig: str | None = Field(default=None, max_length=16)
 
 
 class Check(SQLModel, table=True):
@@ -133,6 +136,21 @@ class Event(SQLModel, table=True):
     detected_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, index=True))
     snapshot_id: int | None = Field(default=None, foreign_key="snapshot.id")
     previous_snapshot_id: int | None = Field(default=None, foreign_key="snapshot.id")
+    # Typed events: the heading or sentence that named the jurisdiction, when the quote does not.
+    context: str | None = Field(default=None, sa_column=Column(Text))
+    # `changed` events: JSON list of the added ("+ ...") and removed ("- ...") sentences about
+    # government data requests.
+    relevant: str | None = Field(default=None, sa_column=Column(Text))
+
+    @property
+    def relevant_sentences(self) -> list[str]:
+        import json
+
+        try:
+            found = json.loads(self.relevant) if self.relevant else []
+        except ValueError:
+            return []
+        return [str(item) for item in found] if isinstance(found, list) else []
 
     def as_json(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -151,7 +169,33 @@ class Event(SQLModel, table=True):
             data["evidence"] = self.evidence
         if self.rule:
             data["rule"] = self.rule
+        if self.kind in ("pause_started", "pause_lifted"):
+            data["context"] = self.context
+        if self.kind == "changed":
+            data["relevant"] = self.relevant_sentences
         return data
+
+
+class Statement(SQLModel, table=True):
+    """What a snapshot's text says about one jurisdiction (None: unspecified): the status board is the
+    latest snapshot's rows. `since_*` carry over from the previous snapshot while the state holds."""
+
+    __tablename__ = "statement"
+    __table_args__ = (Index("ix_statement_snapshot_id", "snapshot_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    snapshot_id: int = Field(foreign_key="snapshot.id")
+    page_id: str = Field(foreign_key="page.id", max_length=100)
+    jurisdiction: str | None = Field(default=None, max_length=8)
+    state: str = Field(max_length=12)  # paused | lifted | unspecified (a statement that was removed)
+    quote: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    context: str | None = Field(default=None, sa_column=Column(Text))
+    rule: str | None = Field(default=None, max_length=40)
+    evidence: str = Field(default="stated", max_length=20)  # stated | statement_removed
+    position: int = 0  # sentence number in the text, for ordering
+    since_at: datetime = Field(sa_column=_ts(nullable=False))
+    since_event_id: int | None = Field(default=None, foreign_key="event.id")
+    since_snapshot_id: int | None = Field(default=None, foreign_key="snapshot.id")
+    since_baseline: bool = False  # true: said so at the page's first check (no event made it so)
 
 
 class Delivery(SQLModel, table=True):

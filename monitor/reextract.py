@@ -12,10 +12,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from monitor.classify import rules_version
+from monitor.classify import state as text_state
 from monitor.diff import diff_lines, stats
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import _content_type as split_content_type
 from monitor.models import utcnow
+from monitor.status import said_of
 from monitor.store import CheckRecord, StoreError, Version, sha256
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ def reextract_page(rt: Runtime, page_id: str) -> tuple[bool, str]:
         previous_snapshot_id=snap.id, failures=state.failures, gone=state.gone,
         # A text pending confirmation was extracted under the old rules: it no longer compares.
         pending_hash=None, keep_validators=True,
+        said=said_of(text_state(text, page.company)), said_sig=rules_version(),
     )
     recorded = rt.store.record(rec)
     if recorded.raced:

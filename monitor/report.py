@@ -29,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from monitor.config import Config
 from monitor.diff import DELETE, INSERT, diff_lines, rows, split_lines
 from monitor.models import Change, Event, utcnow
+from monitor.status import BoardRow, board, refresh
 from monitor.store import Store
 
 ASSETS = Path(__file__).with_name("report_assets")
@@ -56,8 +57,8 @@ def _env() -> Environment:
 
 
 def _jurisdiction_name(code: str | None) -> str:
-    if not code:
-        return ""
+    if not code or code == UNSPECIFIED:
+        return "unspecified" if code else ""
     from monitor.classify import jurisdiction_name
 
     return jurisdiction_name(code)
@@ -89,39 +90,47 @@ def _write(path: Path, text: str) -> None:
 
 @dataclass
 class Cell:
-    """The pause state of one company in one jurisdiction: the latest pause event decides."""
+    """What one company's pages say now about one jurisdiction (their latest snapshots decide)."""
 
-    state: str  # 'paused' | 'lifted'
+    state: str  # 'paused' | 'lifted' | 'unspecified'
     since: datetime
-    event: Event
+    quote: str
     href: str
+    note: str  # "since 2020-07-06", "at first check (2026-11-28)", "since 2020-07-06 (archive)"
 
 
 @dataclass
 class Board:
     companies: list[str]
-    jurisdictions: list[str]
+    jurisdictions: list[str]  # ISO codes, then "unspecified" for pauses that name none
     cells: dict[tuple[str, str], Cell]
+
+
+UNSPECIFIED = "unspecified"
+_STATE_ORDER = {"paused": 0, "lifted": 1, "unspecified": 2}
 
 
 def event_href(event: Event, prefix: str = "") -> str:
     return f"{prefix}changes/{event.change_id}.html" if event.change_id else f"{prefix}pages/{event.page_id}.html"
 
 
-def status_board(events: list[Event], companies: list[str]) -> Board:
+def status_board(rows: list[BoardRow], companies: list[str], change_of_event: dict[int, int]) -> Board:
+    """Company x jurisdiction from each page's latest snapshot. When a company's pages disagree, a page
+    that says 'paused' wins over one that says 'lifted', which wins over one that no longer says."""
     cells: dict[tuple[str, str], Cell] = {}
-    for event in events:  # oldest first: the last one wins
-        if event.kind not in PAUSE_KINDS or not event.jurisdiction:
-            continue
-        key = (event.company, event.jurisdiction)
-        state = "paused" if event.kind == "pause_started" else "lifted"
+    for row in rows:
+        key = (row.company, row.jurisdiction or UNSPECIFIED)
+        change = change_of_event.get(row.event_id or 0)
+        href = f"changes/{change}.html" if change else f"pages/{row.page}.html"
+        cell = Cell(row.state, row.since, row.quote, href, row.since_text())
         current = cells.get(key)
-        if current is not None and current.state == state:
-            continue  # a second page saying the same thing does not move "since"
-        cells[key] = Cell(state, event.detected_at, event, event_href(event))
+        if current is None or (_STATE_ORDER[cell.state], cell.since) < (_STATE_ORDER[current.state], current.since):
+            cells[key] = cell
     names = list(dict.fromkeys([*companies, *(company for company, _ in cells)]))
-    jurisdictions = sorted({jurisdiction for _, jurisdiction in cells})
-    return Board(names, jurisdictions, cells)
+    codes = sorted({code for _, code in cells if code != UNSPECIFIED})
+    if any(code == UNSPECIFIED for _, code in cells):
+        codes.append(UNSPECIFIED)
+    return Board(names, codes, cells)
 
 
 @dataclass
@@ -241,7 +250,9 @@ def build_report(store: Store, config: Config, out: Path) -> Path:
          "configured": pid in configured}
         for pid in page_ids
     ]
-    board = status_board(events, list(dict.fromkeys(page.company for page in config.pages)))
+    refresh(store, {page.id: page.company for page in config.pages})
+    change_of_event = {event.id: event.change_id for event in events if event.id and event.change_id}
+    status = status_board(board(store), list(dict.fromkeys(page.company for page in config.pages)), change_of_event)
     common = {"generated": now, "signature": signature}
 
     for change in changes:
@@ -271,7 +282,7 @@ def build_report(store: Store, config: Config, out: Path) -> Path:
     # The index goes last: whatever it links to is already in place.
     latest = list(reversed(events))[:LATEST_EVENTS]
     _write(out / "index.html", env.get_template("index.html.j2").render(
-        prefix="", board=board, latest=latest, total_events=len(events), pages=pages,
+        prefix="", board=status, latest=latest, total_events=len(events), pages=pages,
         href=event_href, **common,
     ))
     return out / "index.html"

@@ -8,6 +8,7 @@ either all of it or none of it.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -28,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine, select
 
-from monitor.models import Change, Check, Delivery, Event, Page, RawBody, Snapshot, Worker, utcnow
+from monitor.models import Change, Check, Delivery, Event, Page, RawBody, Snapshot, Statement, Worker, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,20 @@ class EventDraft:
     quote: str | None = None
     evidence: str | None = None
     rule: str | None = None
+    context: str | None = None
+    relevant: list[str] | None = None  # `changed` events: "+ ..." / "- ..." sentences
+
+
+@dataclass(frozen=True)
+class Said:
+    """What a new snapshot's text says about one jurisdiction (None: unspecified)."""
+
+    state: str  # paused | lifted
+    jurisdiction: str | None
+    quote: str
+    context: str | None
+    rule: str
+    position: int
 
 
 @dataclass
@@ -93,6 +108,9 @@ class CheckRecord:
     gone: bool = False
     pending_hash: str | None = None
     keep_validators: bool = False
+    # What the new version's text says (with `version`); None leaves the statements alone.
+    said: list[Said] | None = None
+    said_sig: str = ""
 
 
 @dataclass
@@ -416,6 +434,9 @@ class Store:
                         "page_id": rec.page_id, "change_id": change_id, "company": rec.company, "url": rec.url,
                         "kind": draft.kind, "jurisdiction": draft.jurisdiction, "quote": draft.quote,
                         "evidence": draft.evidence, "rule": draft.rule, "detected_at": rec.finished_at,
+                        "context": draft.context,
+                        "relevant": json.dumps(draft.relevant, ensure_ascii=False) if draft.relevant is not None
+                        else None,
                         "snapshot_id": snapshot_id if change_id else (snapshot_id or rec.previous_snapshot_id),
                         "previous_snapshot_id": rec.previous_snapshot_id if change_id else None,
                     })
@@ -425,6 +446,10 @@ class Store:
                             for sink in rec.sinks if sink.wants(draft.kind)]
                     if rows:
                         conn.execute(Delivery.__table__.insert(), rows)  # type: ignore[attr-defined]
+            if snapshot_id is not None and rec.said is not None:
+                events_made = {(d.kind, d.jurisdiction): eid for d, eid in zip(drafts, event_ids, strict=False)}
+                _write_statements(conn, rec.page_id, snapshot_id, rec.previous_snapshot_id, rec.said, rec.said_sig,
+                                  rec.finished_at, events_made)
             status = "raced" if raced else rec.status
             check_id = _insert_id(conn, Check.__table__, {  # type: ignore[attr-defined]
                 "page_id": rec.page_id, "started_at": rec.started_at, "finished_at": rec.finished_at,
@@ -565,6 +590,109 @@ class Store:
                 .values(status="pending", next_attempt_at=now, created_at=now, claimed_by=None, claim_expires=None)
             )
             return int(result.rowcount or 0)
+
+
+    # -- statements: what each page says now ----------------------------------------------------
+
+    def statements_of(self, snapshot_id: int, sig: str) -> list[Statement] | None:
+        """A snapshot's statement rows, or None when they were made by other rules (or never)."""
+        with self.session() as session:
+            snap_sig = session.exec(select(Snapshot.statements_sig).where(Snapshot.id == snapshot_id)).first()
+            if snap_sig != sig:
+                return None
+            return list(session.exec(select(Statement).where(Statement.snapshot_id == snapshot_id)
+                                     .order_by(Statement.position, Statement.id)))  # type: ignore[arg-type]
+
+    def stale_latest_snapshots(self, sig: str) -> list[Snapshot]:
+        """Every page's latest snapshot whose statements were not made by these rules."""
+        with self.session() as session:
+            latest = select(func.max(Snapshot.id)).group_by(Snapshot.page_id).scalar_subquery()
+            return list(session.exec(select(Snapshot).where(
+                Snapshot.id.in_(latest),  # type: ignore[union-attr]
+                or_(Snapshot.statements_sig.is_(None), Snapshot.statements_sig != sig))))  # type: ignore[union-attr]
+
+    def replace_statements(self, snapshot: Snapshot, said: list[Said], sig: str) -> None:
+        """Recompute a snapshot's rows (new rules, or a database from before statements): no event."""
+        try:
+            with self.engine.begin() as conn:
+                previous = conn.execute(select(func.max(_snap_c.id)).where(
+                    _snap_c.page_id == snapshot.page_id, _snap_c.id < snapshot.id)).scalar()
+                conn.execute(delete(Statement).where(Statement.snapshot_id == snapshot.id))  # type: ignore[arg-type]
+                _write_statements(conn, snapshot.page_id, int(snapshot.id or 0), previous, said, sig,
+                                  snapshot.created_at, {}, backfill=True)
+        except OperationalError as exc:
+            raise StoreError(f"cannot update statements of {snapshot.page_id}: {exc.orig}") from None
+
+    def board(self) -> list[tuple[Statement, Page, Event | None]]:
+        """The latest snapshot's statements of every page, with the page and the event that made each so."""
+        with self.session() as session:
+            latest = select(func.max(Snapshot.id)).group_by(Snapshot.page_id).scalar_subquery()
+            rows = session.exec(
+                select(Statement, Page, Event)
+                .join(Page, Page.id == Statement.page_id)  # type: ignore[arg-type]
+                .outerjoin(Event, Event.id == Statement.since_event_id)  # type: ignore[arg-type]
+                .where(Statement.snapshot_id.in_(latest))  # type: ignore[attr-defined]
+                .order_by(Statement.page_id, Statement.position, Statement.id)  # type: ignore[arg-type]
+            )
+            return [(st, page, ev) for st, page, ev in rows]
+
+
+def _write_statements(conn: Any, page_id: str, snapshot_id: int, previous_id: int | None, said: list[Said],
+                      sig: str, at: datetime, events_made: dict[tuple[str, str | None], int],
+                      backfill: bool = False) -> None:
+    """A snapshot's statement rows. A state that held in the previous snapshot keeps its `since`; a new
+    one starts now, with the event made for it; a statement gone from the text leaves an 'unspecified'
+    row (the page no longer says), kept while the text stays silent about that jurisdiction."""
+    st_c = Statement.__table__.c  # type: ignore[attr-defined]
+    prev: dict[str | None, Any] = {}
+    if previous_id is not None:
+        prev = {row.jurisdiction: row for row in conn.execute(
+            select(Statement.__table__).where(st_c.snapshot_id == previous_id))}  # type: ignore[attr-defined]
+    baseline = previous_id is None
+    rows: list[dict[str, Any]] = []
+
+    def since(old: Any, state: str, kind: str | None, code: str | None) -> dict[str, Any]:
+        if old is not None and old.state == state:
+            return {"since_at": old.since_at, "since_event_id": old.since_event_id,
+                    "since_snapshot_id": old.since_snapshot_id, "since_baseline": old.since_baseline}
+        event_id = events_made.get((kind, code)) if kind else None
+        if event_id is None and backfill and kind:
+            found = _latest_event(conn, page_id, kind, code, snapshot_id)
+            if found is not None:
+                return {"since_at": found[1], "since_event_id": found[0], "since_snapshot_id": found[2],
+                        "since_baseline": False}
+        return {"since_at": at, "since_event_id": event_id, "since_snapshot_id": snapshot_id,
+                "since_baseline": baseline and event_id is None}
+
+    for item in said:
+        kind = "pause_started" if item.state == "paused" else "pause_lifted"
+        rows.append({"snapshot_id": snapshot_id, "page_id": page_id, "jurisdiction": item.jurisdiction,
+                     "state": item.state, "quote": item.quote, "context": item.context, "rule": item.rule,
+                     "evidence": "stated", "position": item.position,
+                     **since(prev.get(item.jurisdiction), item.state, kind, item.jurisdiction)})
+    spoken = {item.jurisdiction for item in said}
+    for code, old in prev.items():
+        if code in spoken:
+            continue
+        rows.append({"snapshot_id": snapshot_id, "page_id": page_id, "jurisdiction": code, "state": "unspecified",
+                     "quote": old.quote, "context": old.context, "rule": old.rule, "evidence": "statement_removed",
+                     "position": old.position,
+                     **since(old, "unspecified", "pause_lifted" if old.state == "paused" else None, code)})
+    if rows:
+        conn.execute(Statement.__table__.insert(), rows)  # type: ignore[attr-defined]
+    conn.execute(update(Snapshot.__table__).where(_snap_c.id == snapshot_id)  # type: ignore[attr-defined]
+                 .values(statements_sig=sig))
+
+
+def _latest_event(conn: Any, page_id: str, kind: str, code: str | None, snapshot_id: int) -> tuple[int, datetime,
+                                                                                                   int | None] | None:
+    ev = Event.__table__.c  # type: ignore[attr-defined]
+    where = [ev.page_id == page_id, ev.kind == kind,
+             ev.jurisdiction.is_(None) if code is None else ev.jurisdiction == code,
+             or_(ev.snapshot_id.is_(None), ev.snapshot_id <= snapshot_id)]
+    row = conn.execute(select(ev.id, ev.detected_at, ev.snapshot_id).where(*where)
+                       .order_by(ev.id.desc()).limit(1)).first()
+    return (row[0], row[1], row[2]) if row else None
 
 
 def _space_hint(url: str) -> str:

@@ -18,7 +18,15 @@ from typing import Any
 
 import pytest
 
-from monitor.alerts import BACKOFF_FIRST, BACKOFF_MAX, backoff, deliver_pending, page_label, title_for
+from monitor.alerts import (
+    BACKOFF_FIRST,
+    BACKOFF_MAX,
+    backoff,
+    build_message,
+    deliver_pending,
+    page_label,
+    title_for,
+)
 from monitor.check import check_page
 from monitor.models import Event, utcnow
 from monitor.pageserver import PageServer
@@ -92,7 +100,10 @@ def test_a_change_is_mailed_and_posted_with_a_readable_title_and_a_parseable_las
         # JSON webhook: both events, each with Apprise's title/message and the event object's fields.
         payloads = sorted(hook.payloads(), key=lambda p: p["id"])
         assert [p["kind"] for p in payloads] == ["changed", "pause_started"]
-        assert payloads[0]["title"] == "Zoom government requests page changed"
+        # the title counts the changed sentences about government requests; the body lists them first
+        assert payloads[0]["title"] == "Zoom government requests page changed (1 relevant sentence)"
+        assert payloads[0]["relevant"] == [f"+ {PAUSE}"]
+        assert payloads[0]["message"].splitlines()[:2] == ["About government data requests:", f"+ {PAUSE}"]
         assert payloads[0]["message"].splitlines()[-1] == "changed zoom-government-requests -"
         pause = payloads[1]
         assert pause["title"] == "Zoom paused government data requests from Hong Kong (HK)"
@@ -329,6 +340,27 @@ def test_titles_name_the_company_the_jurisdiction_and_the_page() -> None:
         "Microsoft law enforcement report changed"
     assert title_for(event("page_gone", "telegram-privacy-policy", "Telegram")) == "Telegram privacy policy is gone"
     assert page_label("google-transparency", "Google LLC") == "google transparency"
+    assert title_for(event("pause_started", "ring-neighbors-policy", "Ring")) == \
+        "Ring paused government data requests (jurisdiction unspecified)"
+
+
+def test_a_change_message_shows_the_relevant_sentences_first() -> None:
+    relevant = ["- We review every request from Hong Kong police.",
+                "+ We have paused our review of requests from Hong Kong police."]
+    changed = Event(id=3, page_id="zoom-government-requests", company="Zoom", url="https://example.org/",
+                    kind="changed", quote="Hong Kong", detected_at=utcnow(), relevant=json.dumps(relevant))
+    message = build_message(changed, "Hong Kong\nold", "Hong Kong\nnew")
+    assert message.title == "Zoom government requests page changed (2 relevant sentences)"
+    lines = message.body.splitlines()
+    assert lines[:3] == ["About government data requests:", *relevant]
+    assert lines[-1] == "changed zoom-government-requests -"
+    assert message.payload["relevant"] == relevant
+    typed = Event(id=4, page_id="zoom-government-requests", company="Zoom", url="https://example.org/",
+                  kind="pause_started", jurisdiction="HK", quote="We have paused our review of these requests.",
+                  context="Hong Kong SAR", evidence="stated", rule="stop+handling", detected_at=utcnow())
+    body = build_message(typed, None, None).body
+    assert "Jurisdiction from: “Hong Kong SAR”" in body
+    assert build_message(typed, None, None).payload["context"] == "Hong Kong SAR"
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:

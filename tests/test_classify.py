@@ -300,3 +300,11 @@ def test_adversarial_text_is_linear() -> None:
     """A megabyte of trigger words in one 'sentence', or a megabyte of trigger sentences, stays linear."""
     classify("", "processing resumed " * 55_000 + "Hong Kong")
     classify("", "We have paused processing requests from Hong Kong and resumed them. " * 15_000)
+
+
+def test_docs_rule_table_is_generated_from_the_rules() -> None:
+    from monitor.classify import rules_markdown
+
+    doc = (Path(__file__).parents[1] / "docs" / "events.md").read_text(encoding="utf-8")
+    block = doc.split("<!-- rules:begin -->\n", 1)[1].split("\n<!-- rules:end -->", 1)[0]
+    assert block == rules_markdown(), "docs/events.md is stale: run python -m monitor.classify docs/events.md"

@@ -54,7 +54,9 @@ def test_noise_gives_no_change_and_a_real_edit_exactly_one(
     assert check_page(rt, page).status == "not_modified"
     assert _events(rt) == [("changed", None)]
     event = rt.store.events()[0]
-    assert event.quote == "Requests must be in writing."  # the first changed line (the removed one)
+    # the change's summary is the first changed sentence about government requests (a judge is an authority)
+    assert event.quote == "Requests must be in writing and signed by a judge."
+    assert event.as_json()["relevant"] == ["+ Requests must be in writing and signed by a judge."]
     assert event.snapshot_id == outcome.snapshot_id and event.previous_snapshot_id is not None
 
 

@@ -18,19 +18,23 @@ in 2023 we resumed ...").
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from . import lexicon as _L
 from .analysis import analyse
 from .jurisdictions import find_jurisdictions, jurisdiction_name, mentions
-from .rules import LIFT, PAUSE, RULES, Assertion, assess
+from .rules import LIFT, PAUSE, RULES, assess
 from .segment import split_sentences
 
 __all__ = [
     "LIFT", "PAUSE", "RULES", "Finding", "Statement", "TextState", "classify", "compare", "find_jurisdictions",
-    "is_relevant", "jurisdiction_name", "relevant_changes", "split_sentences", "statements",
+    "is_relevant", "jurisdiction_name", "relevant_changes", "rules_markdown", "rules_version", "split_sentences",
+    "state", "statements",
 ]
 
 # How far back a sentence without a jurisdiction looks for one in its section.
@@ -38,6 +42,16 @@ CONTEXT_SENTENCES = 5
 # A relevant-sentence list is for people: its size is capped whatever a page does.
 MAX_RELEVANT = 40
 MAX_RELEVANT_CHARS = 600
+
+
+@cache
+def rules_version() -> str:
+    """Changes whenever the classifier's code or word lists change: stored states made by other rules
+    are recomputed (without events)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -168,8 +182,9 @@ _ABOUT_REQUESTS = _L.REQ_N | _L.HANDLE_N | _L.HANDLE_V | _L.DISCLOSE_V | _L.DATA
 
 
 def is_relevant(sentence: str) -> bool:
-    """Does this sentence speak of government or law-enforcement requests for user data?"""
-    if len(sentence) < 12:
+    """Does this sentence speak of government or law-enforcement requests for user data? (A heading
+    alone, such as "Hong Kong" or "Video requests", is not a statement.)"""
+    if len(sentence) < 12 or _is_heading(sentence):
         return False
     for s in analyse(sentence[:MAX_RELEVANT_CHARS * 4]):
         tags = 0
@@ -203,5 +218,10 @@ def relevant_changes(old_text: str, new_text: str, limit: int = MAX_RELEVANT) ->
     return out
 
 
-def _assertions(sentence: str) -> list[Assertion]:  # for tests and tools: the raw sentence analysis
-    return assess(sentence)
+def rules_markdown() -> str:
+    """The rule table of docs/events.md, made from the rules' own metadata (a test keeps them equal)."""
+    lines = ["| rule | kind | recognises | example |", "| --- | --- | --- | --- |"]
+    for rule in RULES:
+        kind = "pause_started" if rule.kind == PAUSE else "pause_lifted"
+        lines.append(f"| `{rule.name}` | {kind} | {rule.summary} | {rule.examples[0]} |")
+    return "\n".join(lines)

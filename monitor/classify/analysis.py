@@ -24,6 +24,7 @@ _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": 
                          "\u00a0": " ", "\u2009": " ", "\u202f": " ", "‐": "-", "‑": "-"})
 _FANCY = re.compile("[’‘“”„«»\u00a0\u2009\u202f‐‑]")
 _WS = re.compile(r"\s+")
+_OPENING_QUOTE = re.compile(r"(?<![\w'])'(?=\w)")
 _HARD_BREAK = frozenset(";:?!()[]{}—–")
 _MWE_STARTS = L.mwe_sizes()
 _MWE_SECOND = L.mwe_second_words()
@@ -71,7 +72,7 @@ def normalize(sentence: str) -> str:
     """The form rules run on: straight quotes and apostrophes, no double quotes, single spaces."""
     if _FANCY.search(sentence):
         sentence = sentence.translate(_QUOTES)
-    sentence = sentence.replace('"', " ")
+    sentence = _OPENING_QUOTE.sub(" ", sentence.replace('"', " "))  # 'pause' -> pause; "users'" stays
     return _WS.sub(" ", sentence).strip()
 
 
@@ -250,7 +251,8 @@ class Sentence:
             low = toks[j].low
             if low in _NATIONALITY_HEADS:
                 return True, False
-            if self.tags[j] & (L.PREP | L.AUX | L.VERB | L.AUTH_N | L.REQ_N | L.DATA_N | L.CONJ) or low in ",.;:":
+            if self.tags[j] & (L.PREP | L.AUX | L.VERB | L.AUTH_N | L.REQ_N | L.DATA_N | L.CONJ | L.SUBORD | L.REL
+                               | L.DET | L.REPORT) or low in ",.;:":
                 break
         # "a treaty with the United States": the partner of an MLAT is not the target
         for j in range(max(0, first - 4), first):

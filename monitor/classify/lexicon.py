@@ -192,7 +192,7 @@ def words(tags: int, *forms: str) -> None:
 # ---- the action: stopping, refusing, resuming ------------------------------------------------
 verbs(CEASE_V, "pause", "suspend", "halt", "stop", "freeze", "cease", "discontinue", "terminate", "end", "sunset",
       "eliminate", "kill", "scrap", "drop", "abandon", "dismantle", "shut", "disable", "deactivate", "withdraw",
-      "block", "retire", "axe", "shelve", "ditch", "nix", "quit", "close", "can", "remove", "cut", "shutter",
+      "block", "retire", "axe", "shelve", "ditch", "nix", "quit", "close", "remove", "cut", "shutter",
       "curtail", "switch off", "turn off", "wind down", "phase out", "put an end to", "lift", "rescind",
       "revoke", "reverse", "undo", "overturn", "expire", "conclude", "cut off", "shut down", "pull the plug on")
 words(CEASE_V, "canned", "canning")  # not the modal "can"
@@ -227,14 +227,16 @@ nouns(LIFT_N, "resumption", "restoration", "reinstatement", "reintroduction", "r
       "relaunch", "reactivation", "restart", "u turn", "reopening")
 
 # ---- the object: handling requests, giving data, cooperating ---------------------------------
-nouns(HANDLE_N, "processing", "response", "review", "consideration", "handling", "acceptance", "compliance",
+nouns(HANDLE_N, "processing", "response", "review", "assessment", "evaluation", "vetting", "scrutiny",
+      "examination", "consideration", "handling", "acceptance", "compliance",
       "fulfilment", "fulfillment", "production", "provision", "disclosure", "sharing", "handover",
       "delivery", "release", "extraction", "answer", "reply", "disclosing", "data sharing", "data-sharing")
 nouns(HANDLE_N | COOP, "cooperation", "co operation", "collaboration", "assistance", "engagement", "partnership",
+      "help",
       "relationship", "interaction", "ties")
 nouns(REQ_N, "request", "demand", "order", "subpoena", "warrant", "inquiry", "enquiry", "legal process",
       "search warrant", "court order", "production order", "preservation request", "legal demand",
-      "data request", "information request", "application", "query", "petition", "search", "ask")
+      "data request", "information request", "application", "query", "petition", "search")
 nouns(DATA_N, "data", "information", "info", "record", "footage", "video", "recording", "content",
       "communication", "message", "detail", "metadata", "log", "ip address", "phone number", "identity",
       "identification", "image", "photo", "picture", "contact", "email", "e mail", "file", "location",
@@ -250,7 +252,7 @@ nouns(AUTH_N, "government", "authority", "police", "law enforcement", "court", "
       "law enforcement body", "enforcement agency",
       "police force", "police department", "fire department", "government agency")
 words(AUTH_N, "police", "fbi", "fsb", "kgb", "ice", "cbp", "nsa", "doj", "dhs", "tatmadaw", "kremlin",
-      "roskomnadzor", "prc", "ccp", "authorities", "enforcement", "cops", "knpa", "pcpd", "spu")
+      "roskomnadzor", "prc", "ccp", "authorities", "cops", "knpa", "pcpd", "spu")
 nouns(CHANNEL_N, "tool", "feature", "program", "programme", "portal", "mechanism", "process", "integration",
       "access", "ability", "option", "capability", "channel", "function", "functionality", "pipeline",
       "arrangement", "system", "avenue", "service for police", "request tool", "interface", "platform")
@@ -281,6 +283,7 @@ words(PASSTHRU, "use", "practice", "remnants", "remnant", "elements", "element",
 # ---- verb groups: auxiliaries, negation, modality, time ---------------------------------------
 words(NEG, "not", "n't", "never", "neither", "nor", "no", "cannot", "fail", "fails", "failed", "failing")
 _add("no longer", NEG | NO_LONGER, "no longer")
+_add("short of", NEG, "short of")  # "stopped short of pausing"
 _add("any longer", NO_LONGER | CHANGE, "any longer")
 _add("anymore", NO_LONGER | CHANGE, "anymore")
 _add("any more", NO_LONGER | CHANGE, "any more")
@@ -357,8 +360,10 @@ words(IRREALIS, "plan", "plans", "planned", "planning", "intend", "intends", "in
       "petition", "petitioned", "lobby", "lobbied", "instruct", "instructed", "direct", "directed", "tell",
       "told", "oblige", "obliged", "obligated", "mandate", "mandated", "able", "supposed", "expected",
       "could", "might", "may", "should", "must", "if", "recommend", "recommended", "suggest", "suggested",
-      "advise", "advised", "told")
+      "advise", "advised", "told", "possibly", "perhaps", "maybe", "potentially", "probably", "arguably",
+      "conceivably", "seemingly")
 words(ASSERT, "decide", "decides", "decided", "deciding", "decision", "agree", "agrees", "agreed", "choose",
+      "vows", "vowing", "pledges", "pledging", "promises", "promising", "commits", "decides", "announces",
       "chose", "chosen", "opt", "opted", "elect", "elected", "move", "moved", "moving", "begin", "began", "begun",
       "start", "started", "starting", "vow", "vowed", "pledge", "pledged", "promise", "promised", "commit",
       "committed", "resolve", "resolved", "determined", "set", "going", "continue", "continues", "continued",
@@ -377,7 +382,7 @@ words(SUBORD, "while", "whilst", "after", "because", "as", "until", "till", "pen
       "prompting", "putting", "leaving", "making", "marking", "meaning", "sparking", "including")
 for _phrase in ("in the wake of", "in light of", "due to", "so that", "in order to", "in contrast to",
                 "even though", "even as", "in response to the", "on the grounds", "in protest", "ahead of",
-                "as a result", "because of", "out of", "in the face of"):
+                "as a result", "because of", "out of", "in the face of", "subject to", "in addition to"):
     _add(_phrase, SUBORD, _phrase)
 words(REL, "which", "who", "whom", "whose")
 words(CONJ, "and", "or", "but", "&")

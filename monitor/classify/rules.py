@@ -52,6 +52,11 @@ _MONTHS = frozenset({"january", "february", "march", "april", "may", "june", "ju
                      "sept", "oct", "nov", "dec", "last", "early", "late", "mid"})
 _AVAILABLE = frozenset({"available", "accessible", "possible", "reachable", "obtainable", "allowed",
                         "permitted", "shared", "provided", "given", "disclosed", "handed"})
+_NOUN_DETS = frozenset({"the", "a", "an", "its", "their", "our", "his", "her", "these", "those", "such", "any", "all",
+                        "some", "no", "every", "each", "'s"})
+_COMMISSIVE = frozenset({"vow", "vows", "vowed", "pledge", "pledges", "pledged", "promise", "promises", "promised",
+                         "decide", "decides", "decided", "agree", "agrees", "agreed", "commit", "commits",
+                         "committed", "resolve", "resolved", "choose", "chose", "opted", "elected"})
 _CONDITION_VERBS = frozenset({"asked", "requested", "ordered", "compelled", "required", "pressed", "forced",
                               "demanded", "subpoenaed", "served"})
 
@@ -234,7 +239,8 @@ def _modifiers_start(s: Sentence, a: int, head: int) -> int:
 def _counted(s: Sentence, start: int, head: int) -> bool:
     for j in range(max(0, start - 3), head):
         if (s.tags[j] & L.NUMBER and not s.low[j].startswith(_YEARS)) or s.low[j] in (
-                "percent", "%", "per cent", "few", "fewer", "half", "dozens", "hundreds", "thousands", "none"):
+                "percent", "%", "per cent", "few", "fewer", "half", "dozens", "hundreds", "thousands", "none",
+            "portion", "share", "fraction", "proportion", "majority", "minority", "most"):
             return True
     return False
 
@@ -243,8 +249,14 @@ def _oneoff(s: Sentence, start: int, head: int) -> bool:
     """'the request', 'a Russian court order', 'that request': one request, not a standing policy."""
     if not s.toks[head].form & L.SG or s.low[head] in ("legal process", "data", "information"):
         return False
-    lead = s.low[start - 1] if start else ""
-    return bool(start and s.tags[start - 1] & L.ARTICLE) or lead in ("the", "that", "this")
+    # back over the noun's modifiers ("a federal magistrate's order") to its determiner
+    for j in range(head - 1, max(-1, min(start, head) - 5), -1):
+        if s.tags[j] & L.ARTICLE or s.low[j] in ("the", "that", "this"):
+            return True
+        if s.low[j] in ("all", "any", "every", "each", "no") or s.breaks[j] or (s.tags[j] & (L.PREP | L.VERB) and \
+                not s.tags[j] & L.CATEGORY):
+            return False
+    return False
 
 
 def _complement(s: Sentence, head: int, b: int, lemma: str, tags_head: int) -> str | None:
@@ -259,7 +271,8 @@ def _complement(s: Sentence, head: int, b: int, lemma: str, tags_head: int) -> s
             k += 1
         if k < b and s.tags[k] & L.DET:
             gh = _group(s, k, b)[2]
-    auth = s.has(L.AUTH_N, a, b) or s.has(L.AUTH_N, max(0, head - 3), head)
+    auth = s.has(L.AUTH_N, a, b) or s.has(L.AUTH_N, max(0, head - 3), head) or any(
+        p.last + 1 < s.n and s.tags[p.last + 1] & L.REQ_V for p in s.places_in(a, b))  # "when Russia asks"
     req = s.find(L.REQ_N, a, b)
     req_ok = req >= 0 and _is_data_request(s, _modifiers_start(s, a, req), req, b)
     if not req_ok:
@@ -268,12 +281,20 @@ def _complement(s: Sentence, head: int, b: int, lemma: str, tags_head: int) -> s
         req_ok = k >= 0
     data = s.has(L.DATA_N, a, b) or s.has(L.DATA_N, max(0, head - 3), head) or "data" in lemma
     if tags_head & L.COOP and not tags_head & L.DISCLOSE_V:
+        partner = next((j for j in range(a, min(b, a + 3)) if s.low[j] in ("with", "to")), -1)
+        if partner >= 0:
+            ph = _group(s, partner + 1, b)[2]
+            partner_auth = (ph >= 0 and bool(tags[ph] & L.AUTH_N)) or bool(s.places_in(partner + 1, partner + 3))
+            if partner_auth or req_ok:
+                return "coop"
+            return None
         if auth or req_ok:
             return "coop"
         return "implicit" if ge <= a or gh < 0 else None
     if tags_head & L.ENABLE_V:
-        # "allowing police to request footage"
-        if auth and (s.has(L.REQ_V, a, b) or s.has(L.REQ_N, a, b) or "into" in s.low[a:b]):
+        # "allowing police to request footage" (not "allow requests from X to impact users")
+        party = next((j for j in range(a, min(b, a + 4)) if tags[j] & L.AUTH_N), -1)
+        if party >= 0 and (s.has(L.REQ_V | L.REQ_N, party + 1, b) or "into" in s.low[party + 1:b]):
             return "channel"
         return None
     if tags_head & (L.DISCLOSE_V) or lemma in _STRONG_DISCLOSE or lemma in (
@@ -307,6 +328,8 @@ def _object(s: Sentence, a: int, b: int, depth: int = 0) -> _Obj | None:
     start, end, head, verbal = _phrase(s, a, b)
     if head < 0:
         return None
+    if any(low[j] in ("planned", "proposed", "potential", "possible", "hypothetical") for j in range(start, head)):
+        return None  # "terminated its planned partnership": nothing that was in place
     t = tags[head]
     lemma = s.toks[head].lemma
     # partitive heads: "the use of the tool", "elements of the feature", "the vast majority of requests"
@@ -387,8 +410,10 @@ def _verb_object(s: Sentence, i: int, b: int) -> _Obj | None:
     if kind is None:
         return None
     req = s.find(L.REQ_N, i + 1, b)
+    if req >= 0 and "without" in s.low[max(i + 1, req - 3):req]:
+        req = -1  # "with or without a warrant" is how, not what
     if req >= 0:
-        start = _group(s, i + 1 if s.low[i + 1:i + 2] != ["to"] else i + 2, b)[0]
+        start = _modifiers_start(s, i + 1, req)
         return _Obj(kind, i, b, counted=_counted(s, start, req), oneoff=_oneoff(s, start, req),
                     anaphoric=s.has(L.ANAPHOR, i + 1, req + 1))
     return _Obj(kind, i, b, anaphoric=s.has(L.ANAPHOR, i + 1, min(b, i + 5)))
@@ -432,8 +457,8 @@ def _irrealis(s: Sentence, vg: _VG, trigger: int) -> bool:
     if vg.lows and vg.lows[-1] in ("plan", "plans", "proposal", "decision") and vg.start >= 2 and \
             s.low[vg.start - 1] in ("a", "its", "the", "their") and s.tags[vg.start - 2] & (L.REPORT | L.ASSERT):
         return False  # "announced a plan to cease", "revealed its decision to terminate"
-    modal = (vg.has(L.MODAL) and not vg.has(L.CAPABILITY)) or (vg.has(L.IRREALIS) and not vg.has(L.ASSERT)) or \
-        vg.has(L.DELIB)
+    modal = (vg.has(L.MODAL) and not (vg.has(L.CAPABILITY) and vg.has(L.NEG))) or (
+        vg.has(L.IRREALIS) and not vg.has(L.ASSERT)) or vg.has(L.DELIB)
     # "able" after "no longer"/"not": an ability taken away is asserted
     if modal and not ("able" in vg.lows and (vg.no_longer or vg.negated) and not vg.has(L.MODAL)):
         return True
@@ -451,7 +476,8 @@ def _irrealis(s: Sentence, vg: _VG, trigger: int) -> bool:
         for j in range(vg.start - 1, max(-1, vg.start - 9), -1):
             if low[j] in (",", ";", ":", "that") or (s.breaks[j] and not s.tags[j] & L.IRREALIS):
                 break
-            if s.tags[j] & L.IRREALIS and not s.tags[j] & (L.ASSERT | L.REQ_N | L.DATA_N):
+            noun = s.tags[j] & (L.REQ_N | L.DATA_N) and j and s.low[j - 1] in _NOUN_DETS
+            if s.tags[j] & L.IRREALIS and not s.tags[j] & L.ASSERT and not noun:
                 # ... unless it is "announced a plan to cease"
                 return not (low[j] in ("plan", "plans", "proposal") and j > 1 and low[j - 1] in ("a", "its", "the")
                             and s.tags[j - 2] & (L.REPORT | L.ASSERT))
@@ -493,6 +519,8 @@ def _conditional(s: Sentence, vg: _VG, trigger: int) -> bool:
 def _history(s: Sentence, cs: int, trigger: int, end: int) -> bool:
     """History that is over: 'previously paused', 'paused ... until 2021', 'before resuming'."""
     low = s.low
+    if cs > 0 and low[cs - 1] == "," and s.clause_start(cs - 1) == 0:  # a fronted "In the past, ..."
+        cs = 0
     if s.has(L.HISTORY, cs, end):
         return True
     for j in range(trigger, min(s.n, end + 6)):
@@ -530,7 +558,8 @@ def _other_actor(s: Sentence, vg: _VG, trigger: int) -> bool:
         return False
     if head >= 0 and tags[head] & (L.AUTH_N | L.ACTOR_N):
         return True
-    return any(not p.excluded and start <= p.first < end for p in s.places)
+    # a bare country as the subject ("China has stopped ..."), not a modifier ("Norway's Telenor")
+    return any(not p.excluded and start <= p.first < end <= p.last + 1 for p in s.places)
 
 
 def _sayer_is_authority(s: Sentence, cs: int) -> bool:
@@ -555,6 +584,8 @@ def _change_marked(s: Sentence, vg: _VG, cs: int, end: int) -> bool:
     (reported), 'for now', 'at this time', 'until ...', 'since March 2022', 'is not processing'."""
     if vg.no_longer or vg.has(L.FUTURE | L.WOULD | L.CHANGE):
         return True
+    if any(w in _COMMISSIVE for w in vg.lows):
+        return True  # "vows not to honor warrants", "decided not to process"
     after = vg.start + len(vg.lows)
     if after < s.n and s.toks[after].form & L.GER and any(w in ("is", "are", "am", "'re", "'m", "being")
                                                             for w in vg.lows):
@@ -617,6 +648,9 @@ def _is_verb_use(s: Sentence, i: int) -> bool:
         return True
     if tok.form & L.BASE and not tok.form & (L.SG | L.PL):
         return not (i and s.tags[i - 1] & L.DET)
+    if i and (s.toks[i - 1].text[:1].isupper() or (s.tags[i - 1] & L.COMPANY_N and s.toks[i - 1].form & L.PL)) and \
+            not (i > 1 and s.tags[i - 2] & L.DET) and i + 1 < s.n and s.low[i + 1] not in ("of", "on", "to", "in"):
+        return True  # a headline's verb after its subject: "Facebook, Zoom pause Hong Kong's requests"
     return i == 0 and s.n > 1 and s.low[1] not in ("of", "on", "to")
 
 
@@ -624,13 +658,25 @@ rule("stop+handling", PAUSE,
      "A verb that stops (pause, suspend, halt, stop, freeze, end, sunset, kill, block ...) with an object that is "
      "the handling of requests, requests, data given to authorities, cooperation with them, or a request channel.",
      "We have paused processing any data requests from, and related to, Hong Kong SAR.",
-     "Ring is sunsetting its Request for Assistance tool that police have used to request video footage.",
+     "The doorbell company is sunsetting the tool that police used to request video from its users.",
      "Twitter paused all data requests immediately when the law went into effect.")
 rule("end-of-pause", LIFT,
      "A verb that ends (lift, end, remove, rescind) a pause of the handling of requests.",
      "Google has lifted the pause on requests from Russian authorities.")
 rule("no-longer-pausing", LIFT, "A pause that is said to be no longer in place.",
      "We are no longer pausing requests from Russian authorities.")
+rule("reversal-of-pause", LIFT,
+     "A decision to stop or limit the handling of requests, reversed: 'reverses its decision to discontinue the "
+     "police request tool', 'a shift from its decision to limit police access'.",
+     "The company reversed its 2024 decision to end the tool that police used to request videos.",
+     "This marks a shift from the company's previous decision to limit police access to user footage.")
+
+
+def _nominalized(s: Sentence, i: int) -> bool:
+    """'the consequence of refusing orders', 'after removing a feature', 'by refusing to cooperate': an
+    event named, not a policy asserted."""
+    return bool(s.toks[i].form & L.GER and i and s.low[i - 1] in ("of", "after", "before", "for", "without",
+                                                                   "upon", "on", "from", "against"))
 
 
 def _skip_particle(s: Sentence, i: int) -> int:
@@ -640,7 +686,12 @@ def _skip_particle(s: Sentence, i: int) -> int:
 @finder
 def _stop_verbs(s: Sentence) -> Iterator[_Cand]:
     for i in range(s.n):
-        if not s.tags[i] & L.CEASE_V or not _is_verb_use(s, i):
+        if s.low[i] in ("limit", "restrict", "curb", "reduce") and _reversed_decision(s, i):
+            b = s.scope_end(i)
+            if s.has(L.AUTH_N, i + 1, b) and s.has(L.DATA_N | L.REQ_N | L.CHANNEL_N, i + 1, b):
+                yield _Cand(LIFT, "reversal-of-pause", i, [(i + 1, b)])
+            continue
+        if not s.tags[i] & L.CEASE_V or not _is_verb_use(s, i) or _nominalized(s, i):
             continue
         tok = s.toks[i]
         cs = s.clause_start(i)
@@ -655,12 +706,15 @@ def _stop_verbs(s: Sentence) -> Iterator[_Cand]:
         obj = _object(s, a, b)
         if obj is None or (obj.kind == "implicit" and not _antecedent(s, i)):
             continue
-        if s.has(L.DELIB, i, min(s.n, b + 5)):
+        if any(s.tags[j] & L.DELIB and not s.toks[j].form & L.GER for j in range(i + 1, min(s.n, b + 5))):
             continue  # "ending the pause ... is under review"
         if obj.kind == "cessation":
             if vg.negated or _irrealis(s, vg, i) or _other_actor(s, vg, i):
                 continue
             yield _Cand(LIFT, "end-of-pause", i, [(a, b)])
+            continue
+        if _reversed_decision(s, i):
+            yield _Cand(LIFT, "reversal-of-pause", i, [(a, b)])
             continue
         if vg.negated or _irrealis(s, vg, i) or _conditional(s, vg, i) or _other_actor(s, vg, i):
             continue
@@ -672,6 +726,27 @@ def _stop_verbs(s: Sentence) -> Iterator[_Cand]:
         if _history(s, cs, i, b) or (vg.has(L.STILL) and "refuse" not in vg.lows and not tok.form & L.GER):
             continue
         yield _Cand(PAUSE, "stop+handling", i, [(a, b)], back=obj.anaphoric or obj.kind == "implicit")
+
+
+_REVERSAL = frozenset({"reverse", "reverses", "reversed", "reversing", "reversal", "shift", "departure", "u turn",
+                       "undo", "undoes", "undid", "undoing", "overturn", "overturns", "overturned", "abandon",
+                       "abandons", "abandoned", "walk back", "walked back", "walks back", "backtrack",
+                       "backtracks", "backtracked", "backtracking"})
+_DECISION = frozenset({"decision", "decisions", "commitment", "commitments", "pledge", "pledges", "promise",
+                       "promises", "policy", "move", "plan", "choice"})
+_LIMIT = frozenset({"limit", "restrict", "curb", "curtail", "reduce", "end", "stop", "discontinue", "pause",
+                    "suspend", "halt", "eliminate", "sunset", "terminate", "cut", "scale back"})
+
+
+def _reversed_decision(s: Sentence, i: int) -> bool:
+    """'reverses a decision made in 2024 to discontinue the tool', 'a shift from its decision to limit police
+    access': undoing a stop is a lift."""
+    if s.toks[i].lemma not in _LIMIT or i < 2 or s.low[i - 1] != "to":
+        return False
+    decision = next((j for j in range(i - 2, max(-1, i - 8), -1) if s.low[j] in _DECISION), -1)
+    if decision < 0 or any(s.low[k] in (".", ";", ":") for k in range(decision, i)):
+        return False
+    return any(s.low[k] in _REVERSAL for k in range(max(0, decision - 6), decision))
 
 
 def _prevent_shape(s: Sentence, i: int) -> bool:
@@ -691,14 +766,14 @@ def _antecedent(s: Sentence, before: int) -> bool:
 
 rule("refuse+handling", PAUSE,
      "A refusal (refuse, decline, deny, reject, withhold, ignore, turn down) of requests or of handing data over.",
-     "Telegram said that for now it is refusing to hand over the data of its users in Hong Kong.",
-     "Facebook, WhatsApp and Telegram will deny law enforcement requests for user data in Hong Kong.")
+     "For now, the messenger refuses to hand over any user data to the Hong Kong police.",
+     "The company will deny government requests for user data from Belarus while it studies the new decree.")
 
 
 @finder
 def _refusals(s: Sentence) -> Iterator[_Cand]:
     for i in range(s.n):
-        if not s.tags[i] & L.REFUSE_V or not _is_verb_use(s, i):
+        if not s.tags[i] & L.REFUSE_V or not _is_verb_use(s, i) or _nominalized(s, i):
             continue
         tok = s.toks[i]
         cs = s.clause_start(i)
@@ -759,8 +834,8 @@ def _exception(s: Sentence, a: int, b: int) -> bool:
 rule("no-longer+handling", PAUSE,
      "A negated handling verb that marks a change (no longer, will not, for now, until, since ...): "
      "'will no longer process', 'won't respond to', 'is not accepting', 'not to process ... for the time being'.",
-     "Google will no longer respond directly to data requests coming from Hong Kong authorities.",
-     "Ring will no longer share captured video with police and government agencies.")
+     "Microsoft will no longer respond to data requests from the Belarusian KGB.",
+     "The app will no longer share customer videos with police departments.")
 
 
 def _made_impossible(s: Sentence, vg: _VG) -> bool:
@@ -849,7 +924,7 @@ def _scope_with_when(s: Sentence, i: int) -> int:
 
 rule("pause-noun", PAUSE,
      "A noun of stopping (suspension, pause, moratorium, halt, refusal ...) of the handling of requests.",
-     "Messaging service pledges moratorium on HK court data requests until international consensus reached.",
+     "Telegram announced a moratorium on data requests from Hong Kong courts until the situation is clearer.",
      "The pause applies to all requests from Russian and Belarusian authorities.")
 
 
@@ -864,6 +939,9 @@ def _pause_nouns(s: Sentence) -> Iterator[_Cand]:
             j += 1
         if j < s.n and low[j] in ("of", "on", "to", "in", "for"):
             j += 1
+        elif _premodified(s, i):
+            yield from _premodified_pause(s, i)
+            continue
         elif s.toks[i].lemma not in ("refusal", "denial", "rejection", "halt", "suspension", "moratorium"):
             continue
         b = s.scope_end(i)
@@ -890,9 +968,30 @@ def _pause_nouns(s: Sentence) -> Iterator[_Cand]:
             continue
         if _pause_over_after(s, i, b):
             continue  # "the suspension ... has ended": _passive makes the lift
+        if s.has(L.MODAL | L.IRREALIS | L.WOULD, b, min(s.n, b + 4)):
+            continue  # "a refusal to comply may be difficult"
         if obj.counted or obj.oneoff:
             continue
         yield _Cand(PAUSE, "pause-noun", i, [(j, b)], back=obj.anaphoric)
+
+
+def _premodified(s: Sentence, i: int) -> bool:
+    """'the Hong Kong data pause', 'a police request freeze': what is paused comes before the noun."""
+    return i > 0 and s.toks[i].lemma in ("pause", "suspension", "freeze", "halt", "moratorium", "hold") and \
+        s.has(L.DATA_N | L.REQ_N, max(0, i - 3), i) and not s.has(L.PREP | L.REPORT, max(0, i - 3), i)
+
+
+def _premodified_pause(s: Sentence, i: int) -> Iterator[_Cand]:
+    a = i
+    while a > 0 and not s.breaks[a - 1] and s.low[a - 1] not in (",",) and \
+            (s.tags[a - 1] & (L.DATA_N | L.REQ_N | L.AUTH_N) or _place_at(s, a - 1) or s.low[a - 1] in ("'s", "'")):
+        a -= 1
+    cs = s.clause_start(a)
+    vg = _verb_group(s, a, cs)
+    if s.has(L.NEG, max(cs, a - 4), a) or _irrealis(s, vg, a) or _conditional(s, vg, a) or \
+            s.has(L.REMOVAL | L.NONDATA, a, i):
+        return
+    yield _Cand(PAUSE, "pause-noun", i, [(a, i)])
 
 
 def _place_at(s: Sentence, j: int) -> bool:
@@ -900,14 +999,14 @@ def _place_at(s: Sentence, j: int) -> bool:
 
 
 def _pause_over_after(s: Sentence, i: int, b: int) -> bool:
-    return any(s.low[j] in _OVER or s.tags[j] & L.NO_LONGER for j in range(i + 1, min(s.n, b + 6)))
+    return any(s.low[j] in _OVER or s.tags[j] & L.NO_LONGER for j in range(i + 1, min(s.n, b + 9)))
 
 
 rule("passive-pause", PAUSE,
      "Requests, their handling or data for authorities as the subject of a paused state: 'are on hold', "
      "'have been suspended', 'will not be shared with police', 'has become unavailable to law enforcement'.",
-     "Data requests from Hong Kong authorities are being ignored.",
-     "As of this week, the footage from the cameras will not be shared with police when they request it.")
+     "All data requests from Russian investigators are being ignored until further notice.",
+     "From Monday, recordings from the cameras will not be shared with police when they ask for them.")
 rule("pause-ended", LIFT,
      "A pause as the subject of an ending: 'the suspension ... has ended', '... is no longer in effect', or "
      "requests that are 'no longer paused'.",
@@ -1049,6 +1148,12 @@ def _subject_span(s: Sentence, vg: _VG, cs: int) -> tuple[int, int]:
         if s.has(L.CATEGORY, a, b) or a == 0:
             break
         marker = a - 1
+        if s.low[marker] == ",":
+            # a parenthetical between commas: "The pause ..., in place since July 2020, has been lifted"
+            k = next((j for j in range(marker - 1, max(-1, marker - 10), -1) if s.low[j] == ","), -1)
+            if k > 0:
+                a, b = s.clause_start(k), k
+                continue
         prev = s.clause_start(marker)
         relative = s.tags[marker] & L.REL or s.low[marker] in ("that", ",") or (
             prev > 0 and (s.tags[prev - 1] & L.REL or s.low[prev - 1] == "that"))
@@ -1063,8 +1168,8 @@ def _subject_span(s: Sentence, vg: _VG, cs: int) -> tuple[int, int]:
 rule("authority-cannot-request", PAUSE,
      "Authorities who can no longer ask for data: 'police will no longer be able to request video', "
      "'preventing police from requesting footage', 'no longer allows police to request videos'.",
-     "Under the new policy, these agencies won't be able to make such requests at all.",
-     "Ring has announced the discontinuation of its tool, preventing police from requesting doorbell video footage.")
+     "From next week, police departments won't be able to make such requests in the app.",
+     "The company is preventing police from requesting customer videos through its portal.")
 
 
 @finder
@@ -1078,6 +1183,9 @@ def _authority_cannot(s: Sentence) -> Iterator[_Cand]:
             frm = next(j for j in range(i + 1, min(s.n, i + 6)) if low[j] == "from")
             if not s.has(L.AUTH_N, i + 1, frm) or not tags[frm + 1] & L.REQ_V:
                 continue
+            if s.toks[frm + 1].lemma in ("use", "get", "collect") and not s.has(L.DATA_N | L.REQ_N, frm + 2,
+                                                                                  s.scope_end(frm + 1)):
+                continue  # "block police from using its facial recognition tool": a product
             cs = s.clause_start(i)
             vg = _verb_group(s, i, cs)
             if vg.negated or _irrealis(s, vg, i) or _conditional(s, vg, i) or _other_actor(s, vg, i):
@@ -1099,6 +1207,14 @@ def _authority_cannot(s: Sentence) -> Iterator[_Cand]:
             if s.has(L.AUTH_N, 0, i - 3) and s.has(L.FUTURE | L.NO_LONGER | L.CHANGE, 0, i - 3) and \
                     s.has(L.DATA_N | L.REQ_N, i, b) and not _conditional(s, vg, i):
                 yield _Cand(PAUSE, "authority-cannot-request", i, [(i + 1, b)])
+            continue
+        if not negated and "able" in vg.lows and not vg.has(L.STILL):
+            subj_a, subj_b = _subject_span(s, vg, cs)
+            b = s.scope_end(i)
+            news = any(low[j] in ("new", "newly") for j in range(0, i)) or vg.has(L.AGAIN) or "now" in vg.lows
+            if s.has(L.AUTH_N, subj_a, subj_b) and news and s.has(L.DATA_N | L.REQ_N, i, b) and \
+                    vg.has(L.FUTURE | L.CHANGE) and not _conditional(s, vg, i) and not s.has(L.STILL, 0, s.n):
+                yield _Cand(LIFT, "enable-requests", i, [(i + 1, b)])
             continue
         if not negated or "never" in vg.lows:
             continue
@@ -1140,8 +1256,8 @@ def _authority_cannot(s: Sentence) -> Iterator[_Cand]:
 rule("mlat-redirect", PAUSE,
      "Requests redirected from now on to the Mutual Legal Assistance Treaty process: the company stopped "
      "answering that jurisdiction directly.",
-     "Google notified Hong Kong police that it would instead direct officials to pursue any requests for data "
-     "through a Mutual Legal Assistance Treaty with the United States.")
+     "The company told Hong Kong police it would instead route all requests for user data through the mutual "
+     "legal assistance treaty process.")
 
 
 @finder
@@ -1172,7 +1288,7 @@ rule("resume+handling", LIFT,
      "A verb of resuming (resume, restore, reinstate, re-enable, revive, reintroduce) with the handling of "
      "requests, cooperation with authorities, or a request channel as its object.",
      "We have resumed processing data requests from Hong Kong authorities.",
-     "Ring has resumed allowing police to request video footage from users.")
+     "The company has resumed allowing police to request doorbell footage from users.")
 rule("resumed-intransitive", LIFT,
      "The handling of requests as the subject of 'has resumed', or a paused thing taken up again by pronoun.",
      "Our review of data requests from Hong Kong has resumed.",
@@ -1185,7 +1301,7 @@ def _resumptions(s: Sentence) -> Iterator[_Cand]:
     for i in range(s.n):
         t = tags[i]
         tok = s.toks[i]
-        if not t & (L.LIFT_V | L.LIFT_N) and not (tok.lemma == "reverse" and s.low[i + 1:i + 2] == ["course"]):
+        if not t & (L.LIFT_V | L.LIFT_N):
             continue
         noun = bool(t & L.LIFT_N) and not (t & L.LIFT_V and _is_verb_use(s, i))
         cs = s.clause_start(i)
@@ -1208,12 +1324,8 @@ def _resumptions(s: Sentence) -> Iterator[_Cand]:
                 if obj is not None and obj.kind in ("handling", "coop", "channel") and not _other_actor(s, vg, i):
                     yield _Cand(LIFT, "resume+handling", i, [(subj_a, subj_b), (a, b)])
                 continue
-        if low[i] in ("reversed", "reverse", "reverses", "reversing", "reversal") or tok.lemma == "u turn":
-            # "reversed course" on police access: needs authorities and data in the sentence
-            if (low[a:a + 1] == ["course"] or noun) and s.has(L.AUTH_N, 0, s.n) and \
-                    s.has(L.DATA_N | L.REQ_N | L.CHANNEL_N, 0, s.n) and not _other_actor(s, vg, i):
-                yield _Cand(LIFT, "resume+handling", i, [(a, b)])
-            continue
+        if low[i] in ("reversal",) or tok.lemma == "u turn":
+            continue  # which way a reversal goes is in its object: _stop_verbs ("reverses a decision to end")
         obj = _object(s, a, b)
         if obj is not None and obj.kind not in ("data", "cessation", "implicit"):
             if _other_actor(s, vg, i) or (_history(s, cs, i, b) and not s.has(L.AGAIN, cs, b)):
@@ -1283,7 +1395,7 @@ def _again(s: Sentence) -> Iterator[_Cand]:
 rule("enable-requests", LIFT,
      "Authorities newly allowed to ask for data: 'is now letting law enforcement request video footage', "
      "'the new partnership will enable police to request video'.",
-     "Despite previous privacy pledges, Ring is now letting law enforcement request video footage.")
+     "After years of restrictions, the doorbell maker is now letting police request camera footage again.")
 
 
 @finder
@@ -1303,13 +1415,25 @@ def _enable(s: Sentence) -> Iterator[_Cand]:
         if _other_actor(s, vg, i) or s.has(L.STILL, cs, b):
             continue
         marked = vg.has(L.AGAIN) or "now" in vg.lows or any(low[j] in ("new", "newly") for j in range(0, i)) or \
-            s.has(L.AGAIN, i, b)
+            s.has(L.AGAIN, i, b) or _new_arrangement(s, s.clause_start(vg.start), vg.start)
         if not marked:
             continue
         if any(low[j] in ("start", "started", "starting", "begin", "began") for j in range(cs, i)) and \
                 not vg.has(L.AGAIN):
             continue
         yield _Cand(LIFT, "enable-requests", i, [(i + 1, b)])
+
+
+_ARRANGEMENTS = frozenset({"collaboration", "partnership", "integration", "arrangement", "deal", "agreement",
+                           "program", "programme", "feature", "tool", "system", "alliance", "tie-up"})
+
+
+def _new_arrangement(s: Sentence, a: int, b: int) -> bool:
+    """'This collaboration', 'the new integration': a subject that is the news itself."""
+    for j in range(a, b):
+        if s.low[j] in _ARRANGEMENTS or s.toks[j].lemma in _ARRANGEMENTS:
+            return any(s.low[k] in ("this", "new", "these") for k in range(max(a, j - 3), j))
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1354,7 +1478,7 @@ def _codes(s: Sentence, cand: _Cand) -> tuple[list[str], str]:
     # "Hong Kong: we have paused ...", a label before a colon
     colon = next((j for j in range(0, min(s.n, 6)) if s.low[j] == ":"), -1)
     if 0 < colon < cand.trigger:
-        label = [p.code for p in s.places_in(0, colon)]
+        label = [p.code for p in s.places_in(0, colon, targets_only=False) if not p.excluded or p.in_law]
         if len(label) == 1:
             return label, "fronted"
     if cand.back or any(s.has(L.ANAPHOR, a, b) for a, b in cand.spans):
@@ -1366,11 +1490,16 @@ def _codes(s: Sentence, cand: _Cand) -> tuple[list[str], str]:
 
 def _antecedent_place(s: Sentence, cand: _Cand) -> str | None:
     """'these requests', 'the city's authorities', 'local government requests': the place named before."""
-    before = [p for p in s.places if p.last < cand.trigger]
+    words = {s.low[j] for a, b in cand.spans for j in range(a, b)}
+    # "the city" may be one named in passing ("Hong Kong app stores"); "such requests" never points to a
+    # company's nationality ("the US tech giant ... such requests")
+    kind_word = bool(words & {"city", "territory", "island", "country", "nation"})
+    before = [p for p in s.places if p.last < cand.trigger and (not p.excluded or p.in_law or kind_word)]
     if not before:
         return None
-    words = {s.low[j] for a, b in cand.spans for j in range(a, b)}
-    non_law = [p for p in before if not p.in_law] or before
+    non_law = [p for p in before if not p.in_law]
+    if not non_law:
+        return None
     if words & {"city", "territory", "island"}:
         city = [p for p in non_law if p.code in _CITY_CODES] or [p for p in before if p.code in _CITY_CODES]
         if city:
