@@ -194,10 +194,11 @@ verbs(CEASE_V, "pause", "suspend", "halt", "stop", "freeze", "cease", "discontin
       "eliminate", "kill", "scrap", "drop", "abandon", "dismantle", "shut", "disable", "deactivate", "withdraw",
       "block", "retire", "axe", "shelve", "ditch", "nix", "quit", "close", "remove", "cut", "shutter",
       "curtail", "switch off", "turn off", "wind down", "phase out", "put an end to", "lift", "rescind",
-      "revoke", "reverse", "undo", "overturn", "expire", "conclude", "cut off", "shut down", "pull the plug on")
+      "revoke", "reverse", "undo", "overturn", "expire", "conclude", "cut off", "shut down", "pull the plug on",
+      "cancel", "abolish", "retract", "deprecate", "disband", "roll back", "scale back", "pull")
 words(CEASE_V, "canned", "canning")  # not the modal "can"
 verbs(REFUSE_V, "refuse", "decline", "deny", "reject", "withhold", "ignore", "rebuff", "spurn", "turn down",
-      "snub", "resist", "boycott")
+      "snub", "resist", "boycott", "defy", "stonewall", "balk at", "push back on")
 verbs(LIFT_V, "resume", "restore", "reinstate", "reenable", "re enable", "revive", "reintroduce", "restart",
       "reopen", "unpause", "unfreeze", "recommence", "relaunch", "reactivate", "reestablish", "re establish",
       "reinstitute", "bring back", "return to", "renew")
@@ -205,10 +206,11 @@ verbs(HANDLE_V | COOP, "cooperate", "co operate", "collaborate", "assist", "work
       "partner with")
 verbs(HANDLE_V, "process", "respond", "reply", "answer", "review", "consider", "handle", "accept", "entertain",
       "action", "act on", "deal with", "honor", "honour", "fulfil", "execute", "grant", "comply", "yield",
-      "accommodate", "approve", "obey")
+      "accommodate", "approve", "obey", "heed", "accede to", "acquiesce to", "give effect to")
 verbs(DISCLOSE_V, "hand", "turn", "produce", "disclose", "provide", "share", "supply", "give", "release",
       "deliver", "transfer", "pass", "submit", "reveal", "surrender", "furnish", "divulge", "unlock", "decrypt",
-      "send", "extract", "perform", "relay", "forward", "leak", "make available")
+      "send", "extract", "perform", "relay", "forward", "leak", "make available", "transmit", "pass along",
+      "open up")
 verbs(DISCLOSE_V, "hand over", "turn over", "give up", "pass on", "hand out")
 _add("hand over", HANDLE_N, "hand over", SG)
 verbs(REQ_V, "request", "ask", "seek", "obtain", "access", "get", "receive", "search", "demand", "subpoena",
@@ -236,7 +238,8 @@ nouns(HANDLE_N | COOP, "cooperation", "co operation", "collaboration", "assistan
       "relationship", "interaction", "ties")
 nouns(REQ_N, "request", "demand", "order", "subpoena", "warrant", "inquiry", "enquiry", "legal process",
       "search warrant", "court order", "production order", "preservation request", "legal demand",
-      "data request", "information request", "application", "query", "petition", "search")
+      "data request", "information request", "application", "query", "petition", "search", "summons",
+      "requisition", "national security letter", "emergency request", "geofence warrant", "keyword warrant")
 nouns(DATA_N, "data", "information", "info", "record", "footage", "video", "recording", "content",
       "communication", "message", "detail", "metadata", "log", "ip address", "phone number", "identity",
       "identification", "image", "photo", "picture", "contact", "email", "e mail", "file", "location",
@@ -250,7 +253,10 @@ nouns(AUTH_N, "government", "authority", "police", "law enforcement", "court", "
       "magistrate", "state agency", "security agency", "public safety agency", "authorities", "detective",
       "procuracy", "procurator", "prosecution", "investigative body", "state body", "government body",
       "law enforcement body", "enforcement agency",
-      "police force", "police department", "fire department", "government agency")
+      "police force", "police department", "fire department", "government agency", "attorney general",
+      "district attorney", "homeland security", "border patrol", "spy agency", "secret service",
+      "sheriff's office", "security bureau", "interior ministry", "public prosecutor", "immigration agent",
+      "immigration official", "customs official")
 words(AUTH_N, "police", "fbi", "fsb", "kgb", "ice", "cbp", "nsa", "doj", "dhs", "tatmadaw", "kremlin",
       "roskomnadzor", "prc", "ccp", "authorities", "cops", "knpa", "pcpd", "spu")
 nouns(CHANNEL_N, "tool", "feature", "program", "programme", "portal", "mechanism", "process", "integration",

@@ -206,11 +206,11 @@ def _is_data_request(s: Sentence, start: int, head: int, b: int) -> bool:
             return False
     k = head + 1
     for j in range(k, min(s.n, k + 8)):
+        if s.breaks[j] or low[j] == ",":
+            break
         if low[j] == "to" and j + 1 < s.n and s.tags[j + 1] & (L.REMOVAL | L.NONDATA | L.CEASE_V) and not \
                 s.tags[j + 1] & (L.DISCLOSE_V | L.HANDLE_V):
             return False  # "requests to remove content", "a request from X to shut down accounts"
-        if s.breaks[j] and j > k:
-            break
     if k < b and low[k] in ("into", "about"):
         return False  # "its inquiry into Facebook"
     if k < b and low[k] == "for" and k + 1 < s.n and low[k + 1] in ("comment", "comments", "removal",
@@ -1415,7 +1415,7 @@ def _enable(s: Sentence) -> Iterator[_Cand]:
         if _other_actor(s, vg, i) or s.has(L.STILL, cs, b):
             continue
         marked = vg.has(L.AGAIN) or "now" in vg.lows or any(low[j] in ("new", "newly") for j in range(0, i)) or \
-            s.has(L.AGAIN, i, b) or _new_arrangement(s, s.clause_start(vg.start), vg.start)
+            s.has(L.AGAIN, i, b) or (not s.toks[i].form & L.PAST and _new_arrangement(s, cs, vg.start))
         if not marked:
             continue
         if any(low[j] in ("start", "started", "starting", "begin", "began") for j in range(cs, i)) and \
@@ -1425,7 +1425,7 @@ def _enable(s: Sentence) -> Iterator[_Cand]:
 
 
 _ARRANGEMENTS = frozenset({"collaboration", "partnership", "integration", "arrangement", "deal", "agreement",
-                           "program", "programme", "feature", "tool", "system", "alliance", "tie-up"})
+                           "alliance", "tie-up"})
 
 
 def _new_arrangement(s: Sentence, a: int, b: int) -> bool:
@@ -1434,6 +1434,36 @@ def _new_arrangement(s: Sentence, a: int, b: int) -> bool:
         if s.low[j] in _ARRANGEMENTS or s.toks[j].lemma in _ARRANGEMENTS:
             return any(s.low[k] in ("this", "new", "these") for k in range(max(a, j - 3), j))
     return False
+
+
+rule("opt-in-required", PAUSE,
+     "Users' data taken out of reach of authorities by default: 'users must opt in to make their profiles "
+     "available to law enforcement', 'accounts have been opted out of police matching'.",
+     "From today, members must opt in before their DNA profiles can be used in police investigations.")
+
+_OPT_REQUIRED = frozenset({"must", "required", "requires", "require", "only", "now", "need", "needs"})
+_OPT_DEFAULT = frozenset({"automatically", "default", "been", "were", "was", "be", "are", "is"})
+_OPT_USE = frozenset({"available", "matching", "match", "searches", "search", "investigations", "assist", "included",
+                      "access", "use", "used", "uploaded", "purposes"})
+
+
+@finder
+def _opt_in(s: Sentence) -> Iterator[_Cand]:
+    """Police access to user data made opt-in: a channel through which authorities get data, closed by default."""
+    low = s.low
+    for i in range(s.n - 1):
+        if low[i] not in ("opt", "opts", "opted", "opting") or low[i + 1] not in ("in", "out", "into"):
+            continue
+        if not s.has(L.AUTH_N, 0, s.n) or not (s.has(L.DATA_N, 0, s.n) or any(w in _OPT_USE for w in low)):
+            return
+        before = low[max(0, i - 6):i]
+        marked = any(w in _OPT_REQUIRED for w in before) if low[i + 1] != "out" else any(
+            w in _OPT_DEFAULT for w in before)
+        vg = _verb_group(s, i, s.clause_start(i))
+        if not marked or vg.negated or "can" in vg.lows or "may" in vg.lows or _conditional(s, vg, i):
+            return
+        yield _Cand(PAUSE, "opt-in-required", i, [])
+        return
 
 
 # ---------------------------------------------------------------------------------------------
