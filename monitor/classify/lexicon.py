@@ -458,14 +458,26 @@ def mwe_second_words() -> frozenset[str]:
     return frozenset(key[1] for key in _MWE)
 
 
-def trigger_words() -> frozenset[str]:
-    """Every lowercase word that can start a rule: a sentence without one of them asserts nothing."""
-    triggers = (CEASE_V | REFUSE_V | LIFT_V | CEASE_N | LIFT_N | NEG | NO_LONGER | HELD | MLAT | AGAIN | ENABLE_V
-                | PREVENT_V | UNAVAILABLE | CAPABILITY)
-    out = {form for form, entry in _TABLE.items() if entry.tags & triggers}
-    for key, entry in _MWE.items():
-        if entry.tags & triggers:
-            out.update(key)
-    out.update({"t", "available", "accessible", "possible", "over", "place", "effect", "force", "so", "course",
-                "impossible", "mlat", "mlats"})
-    return frozenset(w for w in out if w.isalpha())
+def trigger_words() -> tuple[frozenset[str], ...]:
+    """Words a rule can start from: (actions, negations, what a negation must meet). A sentence with an
+    action word, or with a negation and a handling word, may assert something; any other cannot."""
+
+    def forms(tags: int) -> set[str]:
+        out = {form for form, entry in _TABLE.items() if entry.tags & tags}
+        for key, entry in _MWE.items():
+            if entry.tags & tags:  # an expression's longest word: "on hold" is found by "hold", not "on"
+                out.add(max(key, key=len))
+        return out
+
+    actions = forms(CEASE_V | REFUSE_V | LIFT_V | CEASE_N | LIFT_N | HELD | MLAT | AGAIN | UNAVAILABLE) | {
+        "impossible", "opt", "opted", "opts", "opting", "shift", "departure", "mlat", "mlats", "hold"}
+    negations = forms(NEG | NO_LONGER | CAPABILITY) | {"t"}  # "won't" lowercases to "won", "t"
+    handling = forms(HANDLE_V | DISCLOSE_V | REQ_V) | {"so", "available", "accessible", "possible", "access"}
+    # allow / let / prevent only matter with an authority named: "preventing police from requesting"
+    enablers = (forms(ENABLE_V | PREVENT_V) | {"able"}) - actions
+    authorities = forms(AUTH_N)
+
+    def words(found: set[str]) -> frozenset[str]:
+        return frozenset(w for w in found if w.isalpha())
+
+    return words(actions), words(negations), words(handling), words(enablers), words(authorities)

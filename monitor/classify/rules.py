@@ -1545,7 +1545,9 @@ def explain(sentence: str, company: str | None = None) -> list[Assertion]:
     """Every rule that fires on a sentence, before one finding per jurisdiction is kept (for tests, docs
     and `classify --explain`)."""
     out: list[Assertion] = []
-    if _TRIGGER_WORDS.isdisjoint(_WORD.findall(sentence.lower())):
+    found = set(_WORD.findall(sentence.lower()))
+    if found.isdisjoint(_ACTIONS) and (found.isdisjoint(_NEGATIONS) or found.isdisjoint(_HANDLING)) and (
+            found.isdisjoint(_ENABLERS) or found.isdisjoint(_AUTHORITIES)):
         return out  # most sentences of a page: nothing here can start a rule
     for s in analyse(sentence):
         if s.n == 0 or _question(s) or _denied(s):
@@ -1574,7 +1576,7 @@ def assess(sentence: str, company: str | None = None) -> list[Assertion]:
     return sorted(found.values(), key=lambda a: (a.pos, a.jurisdiction or ""))
 
 
-_TRIGGER_WORDS = L.trigger_words()
+_ACTIONS, _NEGATIONS, _HANDLING, _ENABLERS, _AUTHORITIES = L.trigger_words()
 _WORD = re.compile(r"[a-z]+")
 
 
