@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.classify import classify
 from monitor.config import Config, MonitorSettings, PageConfig
-from monitor.diff import diff_lines, stats
+from monitor.diff import Stats, diff_lines, stats
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
 from monitor.models import utcnow
@@ -50,6 +51,31 @@ class Runtime:
     def close(self) -> None:
         self.fetcher.close()
         self.store.close()
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a check's bytes come from: the live page (`live_source`, the default) or an
+    archived capture (monitor.archive). `fetch(etag, last_modified)` is the fetch stage;
+    `origin`, `url` (provenance) and `at` (when the bytes were seen; None: now) are recorded
+    with what the other stages make of them."""
+
+    fetch: Callable[[str | None, str | None], FetchResult]
+    origin: str = "fetch"
+    url: str | None = None
+    at: datetime | None = None
+    confirm_delay: float = 0.0  # before the second fetch that confirms a suspicious change
+
+    @property
+    def live(self) -> bool:
+        return self.origin == "fetch"
+
+
+def live_source(rt: Runtime, page: PageConfig) -> Source:
+    def fetch(etag: str | None, last_modified: str | None) -> FetchResult:
+        return rt.fetcher.fetch(page.url, etag=etag, last_modified=last_modified)
+
+    return Source(fetch, confirm_delay=rt.config.monitor.confirm_delay)
 
 
 @dataclass
@@ -94,10 +120,10 @@ def _confirm_reason(page: PageConfig, settings: MonitorSettings, old: str, new: 
     return None
 
 
-def _second_look(rt: Runtime, page: PageConfig, state: PageState, rules: Rules) -> tuple[str | None, str]:
+def _second_look(source: Source, state: PageState, rules: Rules) -> tuple[str | None, str]:
     """The hash of the text a fresh fetch shows now (None if it failed), and a word for the log."""
     try:
-        _, again, _ = _fetch_text(rt, page, state, rules, conditional=False)
+        _, again, _ = _fetch_text(source, state, rules, conditional=False)
     except (FetchError, ExtractError) as exc:
         return None, f"a failure ({exc})"
     if again is None:  # byte-identical to the stored body: the previous text
@@ -107,13 +133,12 @@ def _second_look(rt: Runtime, page: PageConfig, state: PageState, rules: Rules) 
     return sha256(again), "the previous text" if sha256(again) == state.text_hash else "yet another text"
 
 
-def _fetch_text(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
+def _fetch_text(source: Source, state: PageState, rules: Rules,
                 conditional: bool = True) -> tuple[FetchResult, str | None, str | None]:
     """Fetch and extract; the text is None when the raw body is the stored one (no work needed)."""
-    result = rt.fetcher.fetch(
-        page.url,
-        etag=state.etag if conditional and state.snapshot_id else None,
-        last_modified=state.last_modified if conditional and state.snapshot_id else None,
+    result = source.fetch(
+        state.etag if conditional and state.snapshot_id else None,
+        state.last_modified if conditional and state.snapshot_id else None,
     )
     if result.not_modified:
         return result, None, None
@@ -124,12 +149,24 @@ def _fetch_text(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
     return result, text, raw_hash
 
 
-def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) -> CheckOutcome:
+def compare(old_text: str, new_text: str, company: str) -> tuple[Stats, list[EventDraft]]:
+    """The diff and classify stages for two different texts: line counts and the change's events."""
+    diff_stats = stats(diff_lines(old_text, new_text))
+    events = [EventDraft(kind="changed", quote=diff_stats.first_line[2:] or None)]
+    events.extend(EventDraft(kind=f.kind, jurisdiction=f.jurisdiction, quote=f.quote, evidence=f.evidence, rule=f.rule)
+                  for f in classify(old_text, new_text, company))
+    return diff_stats, events
+
+
+def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
+               source: Source | None = None) -> CheckOutcome:
     """Check one page now and record the outcome; never raises for a bad page or server.
 
     `state`: the page's stored state when the caller has just read it (a claim returns it).
+    `source`: where the bytes come from (default: the live page).
     """
-    started = utcnow()
+    source = source or live_source(rt, page)
+    started = source.at or utcnow()
     clock = time.monotonic()
     settings = rt.config.monitor
     sinks = rt.config.alerts
@@ -139,10 +176,11 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
     rec = CheckRecord(page_id=page.id, company=page.company, url=page.url, status="failed",
                       started_at=started, finished_at=started, etag=state.etag,
                       last_modified=state.last_modified, previous_snapshot_id=state.snapshot_id,
-                      sinks=sinks, failures=state.failures, gone=state.gone, pending_hash=state.pending_hash)
+                      sinks=sinks, failures=state.failures, gone=state.gone, pending_hash=state.pending_hash,
+                      origin=source.origin, source=source.url)
     old_text: str | None = None
     try:
-        result, text, raw_hash = _fetch_text(rt, page, state, rules)
+        result, text, raw_hash = _fetch_text(source, state, rules)
         rec.http_status = result.status
         if result.not_modified or text is None:
             rec.status = "not_modified" if result.not_modified else "unchanged"
@@ -159,7 +197,7 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
                               raw_hash=raw_hash,
                               # with the header's charset, so `reextract` decodes the body as this check did
                               content_type=result.content_type + (f"; charset={result.charset}" if result.charset
-                                                                  else ""))
+                                                                  else ""), origin=source.origin)
             if state.snapshot_id is None:
                 rec.status, rec.version = "baseline", version
             elif text_hash == state.text_hash:
@@ -175,8 +213,8 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
                 # when two fetches in a row show it: a fresh fetch now, or (pending_hash) the
                 # last fetch of the previous check.
                 if why and state.pending_hash != text_hash:
-                    time.sleep(settings.confirm_delay)
-                    seen, what = _second_look(rt, page, state, rules)
+                    time.sleep(source.confirm_delay)
+                    seen, what = _second_look(source, state, rules)
                     if seen != text_hash:
                         rec.status = "unconfirmed"
                         # What the page showed last, unless that is the recorded text again.
@@ -188,17 +226,10 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
                                     page.id, why, what)
                         text = None
                 if text is not None:
-                    ops = diff_lines(old_text, text)
-                    diff_stats = stats(ops)
+                    diff_stats, rec.events = compare(old_text, text, page.company)
                     rec.status, rec.version = "changed", version
                     rec.added, rec.removed, rec.first_line = diff_stats.added, diff_stats.removed, diff_stats.first_line
                     rec.pending_hash = None
-                    rec.events.append(EventDraft(kind="changed", quote=diff_stats.first_line[2:] or None))
-                    rec.events.extend(
-                        EventDraft(kind=f.kind, jurisdiction=f.jurisdiction, quote=f.quote, evidence=f.evidence,
-                                   rule=f.rule)
-                        for f in classify(old_text, text, page.company)
-                    )
         if rec.gone:
             rec.events.append(EventDraft(kind="page_restored", quote=f"{page.url} answers again"))
         rec.failures, rec.gone = 0, False
@@ -209,13 +240,13 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
         rec.failures = state.failures + 1
         rec.version = None
         rec.events = []
-        if not state.gone and rec.failures >= settings.gone_after:
+        if source.live and not state.gone and rec.failures >= settings.gone_after:
             rec.gone = True
             rec.events.append(EventDraft(
                 kind="page_gone",
                 quote=f"{rec.failures} consecutive failed checks; last: {rec.error}",
             ))
-    rec.finished_at = utcnow()
+    rec.finished_at = source.at or utcnow()
     try:
         recorded = rt.store.record(rec)
     except StoreError as exc:
