@@ -99,8 +99,9 @@ def parse_cdx(body: bytes, url: str) -> tuple[list[Capture], str | None, int]:
         return [], None, 0
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ArchiveError(f"the archive's capture list is not JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
+        why = str(exc)[:100] if isinstance(exc, ValueError) else "nested too deeply"
+        raise ArchiveError(f"the archive's capture list is not JSON ({why})") from None
     if data == []:
         return [], None, 0
     if not isinstance(data, list) or not isinstance(data[0], list) or "timestamp" not in data[0]:
@@ -213,8 +214,8 @@ class ArchiveClient:
                 params["resumeKey"] = resume
             try:
                 result = self._get(f"{self.base}/cdx/search/cdx?{urlencode(params)}")
-            except FetchError as exc:
-                raise ArchiveError(f"listing captures failed: {exc.reason}") from None
+            except (FetchError, ArchiveError) as exc:
+                raise ArchiveError(f"listing captures failed: {exc}") from None
             rows, resume, unreadable = parse_cdx(result.body, url)
             captures.extend(rows)
             bad += unreadable
