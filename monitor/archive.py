@@ -198,8 +198,9 @@ class ArchiveClient:
                 time.sleep(wait)
         raise AssertionError("unreachable")
 
-    def captures(self, url: str, start: datetime | None, end: datetime | None) -> tuple[list[Capture], int]:
-        """The captures of `url` between start and end (inclusive), and the unreadable rows."""
+    def captures(self, url: str, start: datetime | None, end: datetime | None) -> tuple[list[Capture], int, bool]:
+        """The captures of `url` between start and end (inclusive), the unreadable rows, and
+        whether that is all of them (at most MAX_CAPTURES a run)."""
         captures: list[Capture] = []
         bad = 0
         resume: str | None = None
@@ -220,7 +221,7 @@ class ArchiveClient:
             captures.extend(rows)
             bad += unreadable
             if not resume or not rows or len(captures) >= MAX_CAPTURES:
-                return captures, bad
+                return captures, bad, not (resume and rows)
 
     def fetch(self, capture: Capture) -> FetchResult:
         """The raw capture; content already fetched under the same digest is not asked for again."""
@@ -330,21 +331,27 @@ def import_page(rt: Runtime, client: ArchiveClient, page: PageConfig, start: dat
     summary = PageImport(page.id)
     try:
         arch = rt.store.archive_state(page.id)
-        if not arch.head_linked:
-            lo, hi, wanted = _window(arch, start, end)
-            listed, unreadable = client.captures(page.url, lo, hi)
-            if unreadable:
-                summary.skipped["unreadable in the list"] += unreadable
-            captures = collapse([c for c in listed if wanted(c.at)])
-            summary.listed = len(captures)
-            task = progress.add_task(page.id, total=len(captures)) if progress is not None else None
-            for capture in captures:
-                arch = _import_capture(rt, client, page, arch, capture, summary)
-                if progress is not None and task is not None:
-                    progress.advance(task)
+        if arch.head_linked:  # live snapshots follow the last capture: the history is closed
+            return summary
+        lo, hi, wanted = _window(arch, start, end)
+        listed, unreadable, complete = client.captures(page.url, lo, hi)
+        if unreadable:
+            summary.skipped["unreadable in the list"] += unreadable
+        captures = collapse([c for c in listed if wanted(c.at)])
+        summary.listed = len(captures)
+        task = progress.add_task(page.id, total=len(captures)) if progress is not None else None
+        for capture in captures:
+            arch = _import_capture(rt, client, page, arch, capture, summary)
             if progress is not None and task is not None:
-                progress.remove_task(task)
-        summary.link = _link_to_live(rt, page, arch)
+                progress.advance(task)
+        if progress is not None and task is not None:
+            progress.remove_task(task)
+        if not complete:
+            summary.link = f"more than {MAX_CAPTURES} captures: run import-archive again for the rest"
+        elif end is None or (arch.first_live_at is not None and end >= arch.first_live_at):
+            # Only a history imported up to the first live snapshot is joined to it: once
+            # joined, it is closed, and --to must not close it early.
+            summary.link = _link_to_live(rt, page, arch)
     except (ArchiveError, StoreError) as exc:
         summary.error = str(exc)
     return summary

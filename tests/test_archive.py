@@ -271,6 +271,35 @@ def test_history_goes_before_the_first_live_snapshot_and_live_checks_carry_on(
         assert hook.arrived == []  # nothing was delivered by the import (the live change is still queued)
 
 
+def test_history_up_to_an_earlier_date_is_not_joined_to_the_live_snapshot_yet(
+    archive: FakeArchive, server: PageServer, write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor import archive as archive_module
+
+    server.set("/gov", LIVE)
+    zoom_archive(archive, server.url("/gov"))
+    archive.page_rows = 2
+    monkeypatch.setattr(archive_module, "MAX_CAPTURES", 4)  # a long list is imported over several runs
+    rt = Runtime.open(load_config(archive_config(write_config, archive, pages=[{**PAGE, "url": server.url("/gov")}])))
+    try:
+        page = rt.config.page("zoom-government-requests")
+        assert check_page(rt, page).status == "baseline"
+        live_id = rt.store.page_state(page.id).snapshot_id
+        assert archive_module.import_archive(rt, [page.id], end=datetime(2020, 6, 30, tzinfo=UTC)) == 0
+        assert rt.store.changes(page.id)[-1].snapshot_id != live_id  # not joined: more history may come
+        runs = 0
+        while not rt.store.archive_state(page.id).head_linked:
+            assert archive_module.import_archive(rt, [page.id]) == 0
+            runs += 1
+            assert runs < 5
+        assert runs == 2  # 4 captures a run
+        assert [e.detected_at.strftime("%Y-%m-%d") for e in rt.store.events() if e.kind == "changed"] == [
+            "2020-01-15", "2020-07-06", "2022-03-01", datetime.now(UTC).strftime("%Y-%m-%d")]
+        assert rt.store.changes(page.id)[-1].snapshot_id == live_id
+    finally:
+        rt.close()
+
+
 def _counts(rt: Runtime) -> tuple[int, int, int]:
     from sqlmodel import func, select
 
