@@ -14,9 +14,11 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from monitor.pageserver import PageServer
 
 
 @dataclass
@@ -50,50 +52,11 @@ class FakeArchive:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        archive = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                with archive.lock:
-                    archive.requests.append((self.path, time.time()))
-                    hiccup = next((queue.pop(0) for prefix, queue in archive.hiccups.items()
-                                   if self.path.startswith(prefix) and queue), None)
-                if hiccup is not None:
-                    headers = {"Retry-After": hiccup.retry_after} if hiccup.retry_after else {}
-                    self._send(hiccup.status, b"busy", "text/plain", headers)
-                elif self.path.startswith("/cdx/search/cdx"):
-                    self._send(200, archive.cdx(self.path), "application/json", {})
-                elif self.path.startswith("/web/"):
-                    archive.playback(self)
-                else:
-                    self._send(404, b"not found", "text/plain", {})
-
-            def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.handler_class = Handler
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.thread: threading.Thread | None = None
+        self.server = PageServer(fallback=self._answer)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        return self.server.url("")
 
     def add(self, url: str, timestamp: str, body: bytes | str, **kwargs: Any) -> Capture:
         capture = Capture(timestamp, body.encode() if isinstance(body, str) else body, **kwargs)
@@ -103,6 +66,22 @@ class FakeArchive:
     def capture_requests(self) -> list[str]:
         with self.lock:
             return [path for path, _ in self.requests if path.startswith("/web/")]
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        send = handler._send  # type: ignore[attr-defined]
+        with self.lock:
+            self.requests.append((handler.path, time.time()))
+            hiccup = next((queue.pop(0) for prefix, queue in self.hiccups.items()
+                           if handler.path.startswith(prefix) and queue), None)
+        if hiccup is not None:
+            headers = {"Retry-After": hiccup.retry_after} if hiccup.retry_after else {}
+            send(hiccup.status, b"busy", "text/plain", headers)
+        elif handler.path.startswith("/cdx/search/cdx"):
+            send(200, self.cdx(handler.path), "application/json", {})
+        elif handler.path.startswith("/web/"):
+            self.playback(handler)
+        else:
+            send(404, b"not found", "text/plain", {})
 
     def cdx(self, path: str) -> bytes:
         if self.cdx_override is not None:
@@ -144,10 +123,8 @@ class FakeArchive:
             send(capture.status, capture.body, capture.content_type, {"Memento-Datetime": timestamp})
 
     def __enter__(self) -> FakeArchive:
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.stop()
