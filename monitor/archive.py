@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from monitor.check import Runtime, Source, check_page, compare, soft_error
 from monitor.config import ArchiveSettings, PageConfig
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchPolicy, FetchResult, policy_from_settings
+from monitor.logs import logs_to
 from monitor.models import ARCHIVE
 from monitor.store import ArchiveState, CheckRecord, StoreError
 
@@ -438,6 +440,7 @@ def import_archive(rt: Runtime, page_ids: list[str], start: datetime | None = No
                 from rich.progress import Progress
 
                 bar = stack.enter_context(Progress(console=Console(stderr=True), transient=True))
+                stack.enter_context(logs_to(sys.stderr))  # now the bar's proxy
             for page_id in page_ids:
                 summary = import_page(quiet, client, rt.config.page(page_id), start, end, bar)
                 failed = failed or summary.error is not None
