@@ -41,6 +41,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -95,43 +96,66 @@ def cdx_timestamp(when: datetime) -> str:
 
 
 def parse_cdx(body: bytes, url: str) -> tuple[list[Capture], str | None, int]:
-    """CDX JSON (a header row, then one row per capture; `[]` and `[key]` end a paged answer)
-    -> (captures, resume key, rows that could not be read)."""
+    """A CDX answer -> (captures, resume key, records that could not be read).
+
+    The Wayback Machine's `output=json`: a header row naming the fields, one row per capture,
+    and on a paged answer `[]` then `[resume key]`. pywb-style archives answer one JSON object
+    per line instead; both are read."""
     if not body.strip():
         return [], None, 0
     try:
         data = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
-        why = str(exc)[:100] if isinstance(exc, ValueError) else "nested too deeply"
-        raise ArchiveError(f"the archive's capture list is not JSON ({why})") from None
+    except ValueError:
+        data = _json_lines(body)
+    except RecursionError:
+        raise ArchiveError("the archive's capture list is not JSON (nested too deeply)") from None
     if data == []:
         return [], None, 0
-    if not isinstance(data, list) or not isinstance(data[0], list) or "timestamp" not in data[0]:
-        raise ArchiveError("the archive's capture list is not CDX JSON (a header row naming 'timestamp', then rows)")
-    column = {name: index for index, name in enumerate(data[0]) if isinstance(name, str)}
-    width = len(data[0])
-    captures: list[Capture] = []
+    records: list[Any] = []
     resume: str | None = None
-    bad = 0
-    rows = iter(data[1:])
-    for row in rows:
-        if row == []:  # the resume key follows
-            key = next(rows, None)
-            resume = str(key[0]) if isinstance(key, list) and key and isinstance(key[0], str) else None
-            break
-        if not isinstance(row, list) or len(row) != width or not all(isinstance(cell, str) for cell in row):
-            bad += 1
-            continue
-        timestamp = row[column["timestamp"]]
-        original = row[column["original"]] if "original" in column else url
-        if not _valid_timestamp(timestamp) or not original.lower().startswith(("http://", "https://")):
-            bad += 1
-            continue
-        captures.append(Capture(timestamp, original,
-                                row[column["statuscode"]] if "statuscode" in column else "-",
-                                # No digest: every capture counts as different content.
-                                row[column["digest"]] if "digest" in column else ""))
-    return captures, resume, bad
+    if isinstance(data, list) and isinstance(data[0], list):
+        header = data[0]
+        if not all(isinstance(name, str) for name in header):
+            raise ArchiveError("the archive's capture list is not CDX JSON (its header row is not field names)")
+        rows = iter(data[1:])
+        for row in rows:
+            if row == []:  # the resume key follows
+                key = next(rows, None)
+                resume = str(key[0]) if isinstance(key, list) and key and isinstance(key[0], str) else None
+                break
+            records.append(dict(zip(header, row, strict=True)) if isinstance(row, list) and len(row) == len(header)
+                           else None)
+        named = "timestamp" in header
+    else:
+        records = data if isinstance(data, list) else [data]
+        named = any(isinstance(record, dict) and "timestamp" in record for record in records)
+    if not named:
+        raise ArchiveError("the archive's capture list is not CDX JSON (no 'timestamp' field)")
+    captures = [capture for capture in map(partial(_capture, url=url), records) if capture is not None]
+    return captures, resume, len(records) - len(captures)
+
+
+def _json_lines(body: bytes) -> list[Any]:
+    try:
+        return [json.loads(line) for line in body.splitlines() if line.strip()]
+    except (ValueError, RecursionError) as exc:
+        why = str(exc)[:100] if isinstance(exc, ValueError) else "nested too deeply"
+        raise ArchiveError(f"the archive's capture list is not JSON ({why})") from None
+
+
+def _capture(record: Any, url: str) -> Capture | None:
+    """One CDX record (field name -> value), or None when it cannot be used."""
+    if not isinstance(record, dict):
+        return None
+    fields = (record.get("timestamp"), record.get("original", record.get("url", url)),
+              # '-': not recorded (revisits); no digest: every capture counts as different content
+              record.get("statuscode", record.get("status", "-")), record.get("digest", ""))
+    if not all(isinstance(value, str) for value in fields):
+        return None
+    timestamp, original, status, digest = fields
+    if not _valid_timestamp(timestamp) or not original.lower().startswith(("http://", "https://")):
+        return None
+    return Capture(timestamp, original, status, digest)
 
 
 def collapse(captures: list[Capture]) -> list[Capture]:
@@ -273,7 +297,6 @@ class PageImport:
 
     page_id: str
     listed: int = 0  # captures in the window
-    processed: int = 0
     snapshots: int = 0
     changes: int = 0
     events: list[str] = field(default_factory=list)  # "pause_started HK 2020-07-06"
@@ -342,12 +365,14 @@ def import_page(rt: Runtime, client: ArchiveClient, page: PageConfig, start: dat
         captures = collapse([c for c in listed if wanted(c.at)])
         summary.listed = len(captures)
         task = progress.add_task(page.id, total=len(captures)) if progress is not None else None
-        for capture in captures:
-            arch = _import_capture(rt, client, page, arch, capture, summary)
+        try:
+            for capture in captures:
+                arch = _import_capture(rt, client, page, arch, capture, summary)
+                if progress is not None and task is not None:
+                    progress.advance(task)
+        finally:
             if progress is not None and task is not None:
-                progress.advance(task)
-        if progress is not None and task is not None:
-            progress.remove_task(task)
+                progress.remove_task(task)
         if not complete:
             summary.link = f"more than {MAX_CAPTURES} captures: run import-archive again for the rest"
         elif end is None or (arch.first_live_at is not None and end >= arch.first_live_at):
@@ -369,7 +394,6 @@ def _import_capture(rt: Runtime, client: ArchiveClient, page: PageConfig, arch: 
         raise ArchiveError("another process changed this page's history meanwhile; run import-archive again")
     if after.until != capture.at:  # every capture's outcome moves the mark with it
         raise ArchiveError(f"capture {capture.timestamp} not recorded: {outcome.error}")
-    summary.processed += 1
     if outcome.snapshot_id is not None:
         summary.snapshots += 1
         summary.changes += outcome.change_id is not None

@@ -460,6 +460,7 @@ def test_paged_capture_lists_are_followed(write_config: Callable[..., Path]) -> 
     (b"[" * 200_000, "not JSON"),
     (b'{"captures": []}', "not CDX JSON"),
     (b'[["urlkey", "original"], ["a", "b"]]', "not CDX JSON"),
+    (b'[[["timestamp"]], [1]]', "not CDX JSON"),
 ])
 def test_a_malformed_capture_list_is_a_clear_error(answer: bytes, expected: str,
                                                   write_config: Callable[..., Path]) -> None:
@@ -483,6 +484,21 @@ def test_unreadable_rows_are_counted_and_the_rest_imported(write_config: Callabl
     assert result.returncode == 0, result.stderr
     assert "2 captures; 2 versions, 1 changes (pause_started HK 2020-01-01); skipped 6 (6 unreadable in the list)" \
         in result.stdout
+
+
+def test_a_list_of_json_objects_one_a_line_is_read_too(write_config: Callable[..., Path],
+                                                       runtime_for: Callable[[Path], Runtime]) -> None:
+    from monitor.archive import import_archive
+
+    lines = [{"urlkey": "example", "timestamp": "20190101000000", "url": URL, "status": "200", "digest": "A"},
+             {"timestamp": "20200101000000", "url": URL, "status": "200", "digest": "B"}, {"timestamp": 2020}]
+    with FakeArchive(cdx_override="\n".join(map(json.dumps, lines)).encode()) as archive:  # as pywb answers
+        archive.add(URL, "20190101000000", V1)
+        archive.add(URL, "20200101000000", V3)
+        rt = runtime_for(archive_config(write_config, archive))
+        assert import_archive(rt, [PAGE["id"]]) == 0
+    assert [(e.kind, e.jurisdiction, e.detected_at.year) for e in rt.store.events()] == [
+        ("changed", None, 2020), ("pause_started", "HK", 2020)]
 
 
 def test_a_capture_list_over_the_byte_cap_is_refused(write_config: Callable[..., Path]) -> None:
