@@ -138,7 +138,6 @@ class ArchiveState:
     state: PageState
     until: datetime | None = None  # captures up to this time are done
     head_at: datetime | None = None
-    head_source: str | None = None
     head_linked: bool = False  # a later snapshot already follows the head: the history is closed
     first_live_id: int | None = None
     first_live_at: datetime | None = None
@@ -272,8 +271,7 @@ class Store:
             page = conn.execute(select(_page_c.archive_until, _page_c.archive_pending)
                                 .where(_page_c.id == page_id)).first()
             head = conn.execute(
-                select(_snap_c.id, _snap_c.text_hash, _snap_c.raw_hash, _snap_c.extract_sig, _snap_c.created_at,
-                       _snap_c.source)
+                select(_snap_c.id, _snap_c.text_hash, _snap_c.raw_hash, _snap_c.extract_sig, _snap_c.created_at)
                 .where(_snap_c.page_id == page_id, _snap_c.origin == ARCHIVE).order_by(_snap_c.id.desc()).limit(1)
             ).first()
             live = conn.execute(select(_snap_c.id, _snap_c.created_at).where(_snap_c.page_id == page_id, _live(_snap_c))
@@ -286,8 +284,7 @@ class Store:
         if head is not None:
             state.snapshot_id, state.text_hash, state.raw_hash, state.extract_sig = head[0], head[1], head[2], head[3]
         return ArchiveState(
-            state=state, until=page[0] if page else None, head_at=head[4] if head else None,
-            head_source=head[5] if head else None, head_linked=bool(linked),
+            state=state, until=page[0] if page else None, head_at=head[4] if head else None, head_linked=bool(linked),
             first_live_id=live[0] if live else None, first_live_at=live[1] if live else None,
             first_live_linked=bool(live_linked),
         )
