@@ -10,18 +10,20 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.classify import compare, relevant_changes, rules_version
+from monitor.classify import TextState, relevant_changes, rules_version
+from monitor.classify import compare as compare_states
 from monitor.classify import state as text_state
 from monitor.config import Config, MonitorSettings, PageConfig
-from monitor.diff import diff_lines, stats
+from monitor.diff import Stats, diff_lines, stats
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
 from monitor.models import utcnow
 from monitor.status import said_of, snapshot_state
-from monitor.store import CheckRecord, EventDraft, PageState, Store, StoreError, Version, sha256
+from monitor.store import CheckRecord, EventDraft, PageState, Said, Store, StoreError, Version, sha256
 
 log = logging.getLogger("monitor.check")
 
@@ -52,6 +54,31 @@ class Runtime:
     def close(self) -> None:
         self.fetcher.close()
         self.store.close()
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a check's bytes come from: the live page (`live_source`, the default) or an
+    archived capture (monitor.archive). `fetch(etag, last_modified)` is the fetch stage;
+    `origin`, `url` (provenance) and `at` (when the bytes were seen; None: now) are recorded
+    with what the other stages make of them."""
+
+    fetch: Callable[[str | None, str | None], FetchResult]
+    origin: str = "fetch"
+    url: str | None = None
+    at: datetime | None = None
+    confirm_delay: float = 0.0  # before the second fetch that confirms a suspicious change
+
+    @property
+    def live(self) -> bool:
+        return self.origin == "fetch"
+
+
+def live_source(rt: Runtime, page: PageConfig) -> Source:
+    def fetch(etag: str | None, last_modified: str | None) -> FetchResult:
+        return rt.fetcher.fetch(page.url, etag=etag, last_modified=last_modified)
+
+    return Source(fetch, confirm_delay=rt.config.monitor.confirm_delay)
 
 
 @dataclass
@@ -96,10 +123,10 @@ def _confirm_reason(page: PageConfig, settings: MonitorSettings, old: str, new: 
     return None
 
 
-def _second_look(rt: Runtime, page: PageConfig, state: PageState, rules: Rules) -> tuple[str | None, str]:
+def _second_look(source: Source, state: PageState, rules: Rules) -> tuple[str | None, str]:
     """The hash of the text a fresh fetch shows now (None if it failed), and a word for the log."""
     try:
-        _, again, _ = _fetch_text(rt, page, state, rules, conditional=False)
+        _, again, _ = _fetch_text(source, state, rules, conditional=False)
     except (FetchError, ExtractError) as exc:
         return None, f"a failure ({exc})"
     if again is None:  # byte-identical to the stored body: the previous text
@@ -109,13 +136,12 @@ def _second_look(rt: Runtime, page: PageConfig, state: PageState, rules: Rules) 
     return sha256(again), "the previous text" if sha256(again) == state.text_hash else "yet another text"
 
 
-def _fetch_text(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
+def _fetch_text(source: Source, state: PageState, rules: Rules,
                 conditional: bool = True) -> tuple[FetchResult, str | None, str | None]:
     """Fetch and extract; the text is None when the raw body is the stored one (no work needed)."""
-    result = rt.fetcher.fetch(
-        page.url,
-        etag=state.etag if conditional and state.snapshot_id else None,
-        last_modified=state.last_modified if conditional and state.snapshot_id else None,
+    result = source.fetch(
+        state.etag if conditional and state.snapshot_id else None,
+        state.last_modified if conditional and state.snapshot_id else None,
     )
     if result.not_modified:
         return result, None, None
@@ -126,12 +152,39 @@ def _fetch_text(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
     return result, text, raw_hash
 
 
-def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) -> CheckOutcome:
+@dataclass(frozen=True)
+class Comparison:
+    """What the diff and classify stages make of two different texts."""
+
+    stats: Stats
+    events: list[EventDraft]  # the `changed` event, then the typed ones
+    said: list[Said]  # what the new text says, for the statements of its snapshot
+
+
+def compare(old_text: str, new_text: str, company: str, old_state: TextState | None = None) -> Comparison:
+    """Diff and classify two texts. `old_state`: what the old text says when known (stored with its
+    snapshot), so that only the new text is analysed."""
+    diff_stats = stats(diff_lines(old_text, new_text))
+    relevant = relevant_changes(old_text, new_text)
+    # the sentence a person should read first: about data requests if any changed
+    first = relevant[0][2:] if relevant else diff_stats.first_line[2:]
+    events = [EventDraft(kind="changed", quote=first or None, relevant=relevant)]
+    new_state = text_state(new_text, company)
+    found = compare_states(old_state if old_state is not None else text_state(old_text, company), new_state)
+    events.extend(EventDraft(kind=f.kind, jurisdiction=f.jurisdiction, quote=f.quote, evidence=f.evidence,
+                             rule=f.rule, context=f.context) for f in found)
+    return Comparison(diff_stats, events, said_of(new_state))
+
+
+def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
+               source: Source | None = None) -> CheckOutcome:
     """Check one page now and record the outcome; never raises for a bad page or server.
 
     `state`: the page's stored state when the caller has just read it (a claim returns it).
+    `source`: where the bytes come from (default: the live page).
     """
-    started = utcnow()
+    source = source or live_source(rt, page)
+    started = source.at or utcnow()
     clock = time.monotonic()
     settings = rt.config.monitor
     sinks = rt.config.alerts
@@ -141,10 +194,11 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
     rec = CheckRecord(page_id=page.id, company=page.company, url=page.url, status="failed",
                       started_at=started, finished_at=started, etag=state.etag,
                       last_modified=state.last_modified, previous_snapshot_id=state.snapshot_id,
-                      sinks=sinks, failures=state.failures, gone=state.gone, pending_hash=state.pending_hash)
+                      sinks=sinks, failures=state.failures, gone=state.gone, pending_hash=state.pending_hash,
+                      origin=source.origin, source=source.url)
     old_text: str | None = None
     try:
-        result, text, raw_hash = _fetch_text(rt, page, state, rules)
+        result, text, raw_hash = _fetch_text(source, state, rules)
         rec.http_status = result.status
         if result.not_modified or text is None:
             rec.status = "not_modified" if result.not_modified else "unchanged"
@@ -161,7 +215,7 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
                               raw_hash=raw_hash,
                               # with the header's charset, so `reextract` decodes the body as this check did
                               content_type=result.content_type + (f"; charset={result.charset}" if result.charset
-                                                                  else ""))
+                                                                  else ""), origin=source.origin)
             if state.snapshot_id is None:
                 rec.status, rec.version = "baseline", version
                 # what the page says from the start: the status board has it, without an event
@@ -179,8 +233,8 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
                 # when two fetches in a row show it: a fresh fetch now, or (pending_hash) the
                 # last fetch of the previous check.
                 if why and state.pending_hash != text_hash:
-                    time.sleep(settings.confirm_delay)
-                    seen, what = _second_look(rt, page, state, rules)
+                    time.sleep(source.confirm_delay)
+                    seen, what = _second_look(source, state, rules)
                     if seen != text_hash:
                         rec.status = "unconfirmed"
                         # What the page showed last, unless that is the recorded text again.
@@ -192,23 +246,13 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
                                     page.id, why, what)
                         text = None
                 if text is not None:
-                    ops = diff_lines(old_text, text)
-                    diff_stats = stats(ops)
-                    rec.status, rec.version = "changed", version
-                    rec.added, rec.removed, rec.first_line = diff_stats.added, diff_stats.removed, diff_stats.first_line
+                    found = compare(old_text, text, page.company,
+                                    snapshot_state(rt.store, state.snapshot_id, old_text, page.company))
+                    rec.status, rec.version, rec.events = "changed", version, found.events
+                    rec.added, rec.removed, rec.first_line = found.stats.added, found.stats.removed, \
+                        found.stats.first_line
                     rec.pending_hash = None
-                    relevant = relevant_changes(old_text, text)
-                    # the sentence a person should read first: about data requests if any changed
-                    first = relevant[0][2:] if relevant else diff_stats.first_line[2:]
-                    rec.events.append(EventDraft(kind="changed", quote=first or None, relevant=relevant))
-                    new_state = text_state(text, page.company)
-                    old_state = snapshot_state(rt.store, state.snapshot_id, old_text, page.company)
-                    rec.events.extend(
-                        EventDraft(kind=f.kind, jurisdiction=f.jurisdiction, quote=f.quote, evidence=f.evidence,
-                                   rule=f.rule, context=f.context)
-                        for f in compare(old_state, new_state)
-                    )
-                    rec.said, rec.said_sig = said_of(new_state), rules_version()
+                    rec.said, rec.said_sig = found.said, rules_version()
         if rec.gone:
             rec.events.append(EventDraft(kind="page_restored", quote=f"{page.url} answers again"))
         rec.failures, rec.gone = 0, False
@@ -219,13 +263,13 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
         rec.failures = state.failures + 1
         rec.version = None
         rec.events = []
-        if not state.gone and rec.failures >= settings.gone_after:
+        if source.live and not state.gone and rec.failures >= settings.gone_after:
             rec.gone = True
             rec.events.append(EventDraft(
                 kind="page_gone",
                 quote=f"{rec.failures} consecutive failed checks; last: {rec.error}",
             ))
-    rec.finished_at = utcnow()
+    rec.finished_at = source.at or utcnow()
     try:
         recorded = rt.store.record(rec)
     except StoreError as exc:

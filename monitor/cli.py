@@ -10,6 +10,7 @@ import contextlib
 import gc
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -53,12 +54,33 @@ def _ts(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%SZ") if value else "-"
 
 
-def _parse_since(text: str) -> datetime:
+def _parse_since(text: str, option: str = "--since") -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--since: not an ISO date or time: {text!r}") from None
+        raise UsageError(f"{option}: not an ISO date or time: {text!r}") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _parse_date(text: str, option: str, end: bool = False) -> datetime:
+    """YYYY, YYYY-MM, YYYY-MM-DD (UTC; as an end, the last second of that period) or an ISO time."""
+    match = re.fullmatch(r"(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?", text.strip())
+    if not match:
+        return _parse_since(text, option)
+    year, month, day = int(match[1]), int(match[2] or 1), int(match[3] or 1)
+    try:
+        start = datetime(year, month, day, tzinfo=UTC)
+    except ValueError:
+        raise UsageError(f"{option}: not a date: {text!r}") from None
+    if not end:
+        return start
+    if match[3]:
+        following = start + timedelta(days=1)
+    elif match[2]:
+        following = start.replace(year=year + month // 12, month=month % 12 + 1)
+    else:
+        following = start.replace(year=year + 1)
+    return following - timedelta(seconds=1)
 
 
 def _page_ids(config: Config, ids: Sequence[str]) -> list[str]:
@@ -250,17 +272,18 @@ def cmd_diff(args: argparse.Namespace) -> int:
     _page_ids(config, [args.page])
     store = Store(config.monitor.database)
     try:
-        snaps = {s.id: s for s in store.snapshots(args.page)}
-        ids = sorted(snaps)
+        ordered = store.snapshots(args.page)  # time order (archived snapshots first)
+        snaps = {s.id: s for s in ordered}
+        ids = [s.id for s in ordered]
         if not ids:
             raise UsageError(f"{args.page}: no snapshots yet")
         to_id = args.to if args.to is not None else ids[-1]
         if to_id not in snaps:
-            raise UsageError(f"{args.page}: no snapshot {to_id} (have {ids[0]}..{ids[-1]})")
+            raise UsageError(f"{args.page}: no snapshot {to_id} (have {min(ids)}..{max(ids)})")
         if args.from_ is not None:
             from_id = args.from_
         else:
-            earlier = [i for i in ids if i < to_id]
+            earlier = ids[:ids.index(to_id)]
             from_id = earlier[-1] if earlier else None
         if from_id is not None and from_id not in snaps:
             raise UsageError(f"{args.page}: no snapshot {from_id}")
@@ -470,6 +493,23 @@ def cmd_reextract(args: argparse.Namespace) -> int:
         rt.close()
 
 
+def cmd_import_archive(args: argparse.Namespace) -> int:
+    from monitor.archive import import_archive
+
+    start = _parse_date(args.from_, "--from") if args.from_ else None
+    end = _parse_date(args.to, "--to", end=True) if args.to else None
+    if start and end and start > end:
+        raise UsageError("import-archive: --from is after --to")
+    rt = _runtime(args)
+    try:
+        if args.all == bool(args.pages):
+            raise UsageError("import-archive: give PAGE_IDs or --all")
+        ids = [p.id for p in rt.config.pages if p.enabled] if args.all else _page_ids(rt.config, args.pages)
+        return import_archive(rt, ids, start, end, alert=args.alert, progress=sys.stderr.isatty())
+    finally:
+        rt.close()
+
+
 # -- parser ----------------------------------------------------------------------------------
 
 
@@ -534,6 +574,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("page", nargs="?", metavar="PAGE_ID")
     p.add_argument("--all", action="store_true")
     add("migrate", cmd_migrate, "upgrade the database schema")
+    p = add("import-archive", cmd_import_archive,
+            "build pages' history from web-archive captures (Wayback CDX), before their first live snapshot")
+    p.add_argument("pages", nargs="*", metavar="PAGE_ID")
+    p.add_argument("--all", action="store_true", help="every enabled page")
+    p.add_argument("--from", dest="from_", metavar="DATE", help="captures from this date or time (UTC)")
+    p.add_argument("--to", metavar="DATE", help="captures up to this date or time (a date: to its end)")
+    p.add_argument("--alert", action="store_true", help="alert on the imported events too (default: none)")
     return parser
 
 

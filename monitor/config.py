@@ -217,11 +217,27 @@ class ReportSettings(_Strict):
     out: str
 
 
+class ArchiveSettings(_Strict):
+    """Where `import-archive` finds captures: a Wayback Machine (CDX API and raw captures)."""
+
+    url: str = "https://web.archive.org"
+    rate: float = Field(1.0, gt=0, le=100, description="requests per second to the archive, at most")
+    # First wait after the archive answers 429 or 5xx (or the connection fails); doubled on each
+    # further failure. A Retry-After header asking for longer is honoured up to retry_after_cap.
+    backoff: Duration = Field(30, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_http_url(value).rstrip("/")
+
+
 class Config(_Strict):
     monitor: MonitorSettings = MonitorSettings()
     alerts: list[AlertSink] = []
     pages: list[PageConfig] = []
     report: ReportSettings | None = None
+    archive: ArchiveSettings = ArchiveSettings()
     path: Path | None = None
 
     def page(self, page_id: str) -> PageConfig:

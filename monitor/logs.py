@@ -11,7 +11,10 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from monitor.redact import redact
 
@@ -69,3 +72,20 @@ def setup_logging(fmt: str = "text", level: str | int = "INFO", stream: object =
     # Libraries' chatter is not our users' business unless they ask for debug.
     for name in ("apscheduler", "urllib3", "apprise", "pypdf", "sqlalchemy", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING if root.level > logging.DEBUG else logging.INFO)
+
+
+@contextmanager
+def logs_to(proxy: Any) -> Iterator[None]:
+    """While a progress bar runs, send the log lines bound for stderr through `proxy`, the bar
+    console's stand-in for sys.stderr (rich.progress redirects it), which prints them above
+    the bar instead of through it."""
+    stderr = getattr(proxy, "rich_proxied_file", None)
+    handlers = [h for h in logging.getLogger().handlers
+                if isinstance(h, logging.StreamHandler) and stderr is not None and h.stream is stderr]
+    for handler in handlers:
+        handler.setStream(proxy)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.setStream(stderr)

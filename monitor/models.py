@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -60,6 +60,10 @@ class Page(SQLModel, table=True):
     # Multi-process coordination (PostgreSQL): who is checking this page, until when.
     claimed_by: str | None = None
     claim_expires: datetime | None = Field(default=None, sa_column=_ts())
+    # import-archive's progress, written with each capture it records: captures up to this
+    # time are done, and the hash of a text one capture showed that awaits a second one.
+    archive_until: datetime | None = Field(default=None, sa_column=_ts())
+    archive_pending: str | None = None
 
 
 class RawBody(SQLModel, table=True):
@@ -73,8 +77,19 @@ class RawBody(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
+# Snapshots recorded from web-archive captures. They come before the page's live snapshots in
+# time whatever their ids (an import may run after live checks began), so a page's latest
+# snapshot is its newest live one, and only without any its newest archived one.
+ARCHIVE = "archive"
+_LIVE = text("origin <> 'archive'")
+
+
 class Snapshot(SQLModel, table=True):
-    __table_args__ = (Index("ix_snapshot_page_id_id", "page_id", "id"),)
+    __table_args__ = (
+        Index("ix_snapshot_page_id_id", "page_id", "id"),
+        # The latest live snapshot of a page in one index lookup (the query must spell the condition alike).
+        Index("ix_snapshot_live", "page_id", "id", sqlite_where=_LIVE, postgresql_where=_LIVE),
+    )
     id: int | None = Field(default=None, primary_key=True)
     page_id: str = Field(foreign_key="page.id", max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
@@ -84,11 +99,14 @@ class Snapshot(SQLModel, table=True):
     # Hash of the extraction settings that produced `text`; a match lets an unchanged raw
     # body skip extraction entirely.
     extract_sig: str = Field(default="", max_length=64)
-    # 'fetch' for a fetched version, 'reextract' for a new baseline after a selector change.
+    # 'fetch' for a fetched version, 'reextract' for a new baseline after a selector change,
+    # 'archive' for a web-archive capture (import-archive).
     origin: str = Field(default="fetch", max_length=16)
     # Version of the classifier rules that produced this snapshot's `statement` rows (None: never
     # computed); a rule change makes the rows stale and they are recomputed without events.
     statements_sig: str | None = Field(default=None, max_length=16)
+    # Provenance of an archived version: the capture's address in the archive.
+    source: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Check(SQLModel, table=True):
@@ -151,6 +169,10 @@ class Event(SQLModel, table=True):
         except ValueError:
             return []
         return [str(item) for item in found] if isinstance(found, list) else []
+    # 'fetch' for a live check, 'archive' for import-archive (detected_at is then the capture's
+    # time, and source the capture's address).
+    origin: str = Field(default="fetch", max_length=16, sa_column_kwargs={"server_default": "fetch"})
+    source: str | None = Field(default=None, sa_column=Column(Text))
 
     def as_json(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -173,6 +195,9 @@ class Event(SQLModel, table=True):
             data["context"] = self.context
         if self.kind == "changed":
             data["relevant"] = self.relevant_sentences
+        if self.origin == ARCHIVE:
+            data["origin"] = self.origin
+            data["source"] = self.source
         return data
 
 

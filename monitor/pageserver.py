@@ -46,6 +46,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             owner.hits[path] = owner.hits.get(path, 0) + 1
             owner.hit_times.setdefault(path, []).append(time.time())
             owner.requests.append((path, dict(self.headers.items())))
+        if route is None and owner.fallback is not None:
+            owner.fallback(self)
+            return
         if route is None:
             self._send(404, b"<html><body><h1>Not found</h1></body></html>", "text/html", {})
             return
@@ -81,9 +84,12 @@ class _Server(ThreadingHTTPServer):
 
 
 class PageServer:
-    """`with PageServer() as srv: srv.set('/a', b'<p>hi</p>'); fetch(srv.url('/a'))`."""
+    """`with PageServer() as srv: srv.set('/a', b'<p>hi</p>'); fetch(srv.url('/a'))`.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    `fallback` answers the paths no route names (a server whose paths are computed)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, fallback: Handler | None = None):
+        self.fallback = fallback
         self.routes: dict[str, Route] = {}
         self.hits: dict[str, int] = {}
         # Wall-clock arrival of every request per path: lets tests and benchmarks count how

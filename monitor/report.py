@@ -201,6 +201,8 @@ def build_feed(events: list[Event], namespace: uuid.UUID, updated: datetime) -> 
         ET.SubElement(entry, _atom("published")).text = _iso(event.detected_at)
         ET.SubElement(entry, _atom("link"), rel="alternate", href=event_href(event), type="text/html")
         ET.SubElement(entry, _atom("link"), rel="related", href=event.url)
+        if event.source:  # an archived event: the capture it was found in
+            ET.SubElement(entry, _atom("link"), rel="via", href=event.source)
         ET.SubElement(entry, _atom("category"), term=event.kind, label=KIND_LABELS.get(event.kind, event.kind))
         if event.jurisdiction:
             ET.SubElement(entry, _atom("category"), term=event.jurisdiction, scheme="urn:iso:std:iso:3166:-1",

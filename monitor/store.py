@@ -23,13 +23,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, or_, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, literal_column, or_, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine, select
 
-from monitor.models import Change, Check, Delivery, Event, Page, RawBody, Snapshot, Statement, Worker, utcnow
+from monitor.models import ARCHIVE, Change, Check, Delivery, Event, Page, RawBody, Snapshot, Statement, Worker, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +111,18 @@ class CheckRecord:
     # What the new version's text says (with `version`); None leaves the statements alone.
     said: list[Said] | None = None
     said_sig: str = ""
+    # 'archive': a capture of import-archive. It extends the page's archived history (whose
+    # head is previous_snapshot_id), keeps the live page state as it is, writes no check row,
+    # and moves the import's progress mark to started_at (the capture's time).
+    origin: str = "fetch"
+    source: str | None = None  # provenance: the capture's address
+    # A change to a snapshot recorded before (the first live one) rather than to `version`.
+    to_snapshot_id: int | None = None
 
 
 @dataclass
 class Recorded:
-    check_id: int
+    check_id: int | None  # None for an archived capture
     snapshot_id: int | None = None
     change_id: int | None = None
     event_ids: list[int] = field(default_factory=list)
@@ -137,6 +144,22 @@ class PageState:
     text_hash: str | None = None
     raw_hash: str | None = None
     extract_sig: str | None = None
+
+
+@dataclass
+class ArchiveState:
+    """Where a page's archived history stands, for import-archive.
+
+    `state` is the head of the archived history as check_page reads a page's state (no
+    validators, no failure streak: those belong to the live page)."""
+
+    state: PageState
+    until: datetime | None = None  # captures up to this time are done
+    head_at: datetime | None = None
+    head_linked: bool = False  # a later snapshot already follows the head: the history is closed
+    first_live_id: int | None = None
+    first_live_at: datetime | None = None
+    first_live_linked: bool = False  # the first live snapshot already has a predecessor
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -252,12 +275,37 @@ class Store:
             return session.get(Snapshot, snapshot_id)
 
     def snapshots(self, page_id: str) -> list[Snapshot]:
+        """The page's snapshots in time order: archived ones first (their ids may be larger)."""
         with self.session() as session:
             return list(
                 session.exec(
-                    select(Snapshot).where(Snapshot.page_id == page_id).order_by(Snapshot.id)  # type: ignore[arg-type]
+                    select(Snapshot).where(Snapshot.page_id == page_id)
+                    .order_by(Snapshot.origin != ARCHIVE, Snapshot.id)  # type: ignore[arg-type]
                 )
             )
+
+    def archive_state(self, page_id: str) -> ArchiveState:
+        with self.engine.connect() as conn:
+            page = conn.execute(select(_page_c.archive_until, _page_c.archive_pending)
+                                .where(_page_c.id == page_id)).first()
+            head = conn.execute(
+                select(_snap_c.id, _snap_c.text_hash, _snap_c.raw_hash, _snap_c.extract_sig, _snap_c.created_at)
+                .where(_snap_c.page_id == page_id, _snap_c.origin == ARCHIVE).order_by(_snap_c.id.desc()).limit(1)
+            ).first()
+            live = conn.execute(select(_snap_c.id, _snap_c.created_at).where(_snap_c.page_id == page_id, _live(_snap_c))
+                                .order_by(_snap_c.id).limit(1)).first()
+            linked = head is not None and conn.execute(
+                select(exists().where(_change_c.previous_snapshot_id == head[0]))).scalar()
+            live_linked = live is not None and conn.execute(
+                select(exists().where(_change_c.snapshot_id == live[0]))).scalar()
+        state = PageState(page_id=page_id, pending_hash=page[1] if page else None)
+        if head is not None:
+            state.snapshot_id, state.text_hash, state.raw_hash, state.extract_sig = head[0], head[1], head[2], head[3]
+        return ArchiveState(
+            state=state, until=page[0] if page else None, head_at=head[4] if head else None, head_linked=bool(linked),
+            first_live_id=live[0] if live else None, first_live_at=live[1] if live else None,
+            first_live_linked=bool(live_linked),
+        )
 
     def raw_body(self, raw_hash: str) -> tuple[bytes, str] | None:
         with self.session() as session:
@@ -378,8 +426,9 @@ class Store:
         # SQLAlchemy Core rather than ORM units of work: every check of every page ends here,
         # and the ORM's bookkeeping cost more than the statements themselves.
         me = worker_name()
+        archive = rec.origin == ARCHIVE
         if rec.version is None and not rec.events:
-            return self._record_check_only(rec, me)
+            return self._record_archive_progress(rec) if archive else self._record_check_only(rec, me)
         page_t = Page.__table__  # type: ignore[attr-defined]
         snap_t = Snapshot.__table__  # type: ignore[attr-defined]
         raw_t = RawBody.__table__  # type: ignore[attr-defined]
@@ -393,9 +442,15 @@ class Store:
                     id=rec.page_id, company=rec.company, url=rec.url, failures=0, gone=False,
                 ).on_conflict_do_nothing())
                 page = conn.execute(lock_page).one()
-            latest = conn.execute(select(func.max(snap_t.c.id)).where(snap_t.c.page_id == rec.page_id)).scalar()
             version, raced = rec.version, False
-            if version is not None and latest != rec.previous_snapshot_id:
+            if archive:
+                # The archived history grows only at its head, and only while nothing follows
+                # the head yet (once live checks continue from it, it is closed).
+                raced = not conn.execute(_ARCHIVE_CONTINUES, {
+                    "b_id": rec.page_id, "b_prev": rec.previous_snapshot_id, "b_to": rec.to_snapshot_id}).scalar()
+                version = None if raced else version
+            elif version is not None and conn.execute(_LATEST, {"b_id": rec.page_id}).scalar() \
+                    != rec.previous_snapshot_id:
                 # Another process recorded a version since we read; ours is stale. Keep the
                 # check row, drop the version: the next check compares against theirs.
                 version, raced = None, True
@@ -419,8 +474,10 @@ class Store:
                 snapshot_id = _insert_id(conn, snap_t, {
                     "page_id": rec.page_id, "created_at": rec.finished_at, "text_hash": version.text_hash,
                     "text": version.text, "raw_hash": version.raw_hash, "extract_sig": version.extract_sig,
-                    "origin": version.origin,
+                    "origin": version.origin, "source": rec.source,
                 })
+            elif not raced:
+                snapshot_id = rec.to_snapshot_id
             if not raced and (snapshot_id is not None or drafts):
                 if snapshot_id is not None and rec.status == "changed":
                     change_id = _insert_id(conn, Change.__table__, {  # type: ignore[attr-defined]
@@ -428,7 +485,11 @@ class Store:
                         "previous_snapshot_id": rec.previous_snapshot_id, "detected_at": rec.finished_at,
                         "added": rec.added, "removed": rec.removed, "first_line": rec.first_line[:1000],
                     })
-                    page_values["last_change_at"] = rec.finished_at
+                    if not archive:
+                        page_values["last_change_at"] = rec.finished_at
+                # Deliveries of archived events (import-archive --alert) are due now: their
+                # retry window must not have run out years ago.
+                queued_at = utcnow() if archive else rec.finished_at
                 for draft in drafts:
                     event_id = _insert_id(conn, Event.__table__, {  # type: ignore[attr-defined]
                         "page_id": rec.page_id, "change_id": change_id, "company": rec.company, "url": rec.url,
@@ -439,17 +500,29 @@ class Store:
                         else None,
                         "snapshot_id": snapshot_id if change_id else (snapshot_id or rec.previous_snapshot_id),
                         "previous_snapshot_id": rec.previous_snapshot_id if change_id else None,
+                        "origin": rec.origin, "source": rec.source,
                     })
                     event_ids.append(event_id)
                     rows = [{"event_id": event_id, "sink": sink.key, "status": "pending", "attempts": 0,
-                             "created_at": rec.finished_at, "next_attempt_at": rec.finished_at}
+                             "created_at": queued_at, "next_attempt_at": queued_at}
                             for sink in rec.sinks if sink.wants(draft.kind)]
                     if rows:
                         conn.execute(Delivery.__table__.insert(), rows)  # type: ignore[attr-defined]
-            if snapshot_id is not None and rec.said is not None:
+            if snapshot_id is not None and rec.said is not None and not raced:
                 events_made = {(d.kind, d.jurisdiction): eid for d, eid in zip(drafts, event_ids, strict=False)}
+                if rec.to_snapshot_id is not None:
+                    # the first live snapshot now follows the archived history: its states date back
+                    conn.execute(delete(Statement).where(Statement.snapshot_id == snapshot_id))  # type: ignore[arg-type]
                 _write_statements(conn, rec.page_id, snapshot_id, rec.previous_snapshot_id, rec.said, rec.said_sig,
                                   rec.finished_at, events_made)
+                if rec.to_snapshot_id is not None:
+                    _restate_after(conn, rec.page_id, snapshot_id)
+            if archive:
+                # The live page's state is not the archive's business; only the import's mark moves.
+                if not raced and rec.to_snapshot_id is None:
+                    conn.execute(update(page_t).where(page_t.c.id == rec.page_id).values(
+                        archive_until=rec.started_at, archive_pending=rec.pending_hash))
+                return Recorded(None, None if raced else snapshot_id, change_id, event_ids, raced)
             status = "raced" if raced else rec.status
             check_id = _insert_id(conn, Check.__table__, {  # type: ignore[attr-defined]
                 "page_id": rec.page_id, "started_at": rec.started_at, "finished_at": rec.finished_at,
@@ -470,6 +543,13 @@ class Store:
                 page_values.update(claimed_by=None, claim_expires=None)  # checked: free for the next interval
             conn.execute(update(page_t).where(page_t.c.id == rec.page_id).values(**page_values))
             return Recorded(check_id, snapshot_id, change_id, event_ids, raced)
+
+    def _record_archive_progress(self, rec: CheckRecord) -> Recorded:
+        """An archived capture that adds no version (same text, skipped, awaiting a second one)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(Page).where(Page.id == rec.page_id)  # type: ignore[arg-type]
+                         .values(archive_until=rec.started_at, archive_pending=rec.pending_hash))
+        return Recorded(None)
 
     def _record_check_only(self, rec: CheckRecord, me: str) -> Recorded:
         """The common case, nothing new to store: one check row and the page's state, no reads."""
@@ -606,7 +686,7 @@ class Store:
     def stale_latest_snapshots(self, sig: str) -> list[Snapshot]:
         """Every page's latest snapshot whose statements were not made by these rules."""
         with self.session() as session:
-            latest = select(func.max(Snapshot.id)).group_by(Snapshot.page_id).scalar_subquery()
+            latest = select(_latest_of(_page_c.id)).select_from(Page.__table__)  # type: ignore[attr-defined]
             return list(session.exec(select(Snapshot).where(
                 Snapshot.id.in_(latest),  # type: ignore[union-attr]
                 or_(Snapshot.statements_sig.is_(None), Snapshot.statements_sig != sig))))  # type: ignore[union-attr]
@@ -615,8 +695,10 @@ class Store:
         """Recompute a snapshot's rows (new rules, or a database from before statements): no event."""
         try:
             with self.engine.begin() as conn:
+                # its predecessor in its own history (live and archived snapshots are two chains)
+                same_chain = _live(_snap_c) if snapshot.origin != ARCHIVE else _snap_c.origin == ARCHIVE
                 previous = conn.execute(select(func.max(_snap_c.id)).where(
-                    _snap_c.page_id == snapshot.page_id, _snap_c.id < snapshot.id)).scalar()
+                    _snap_c.page_id == snapshot.page_id, _snap_c.id < snapshot.id, same_chain)).scalar()
                 conn.execute(delete(Statement).where(Statement.snapshot_id == snapshot.id))  # type: ignore[arg-type]
                 _write_statements(conn, snapshot.page_id, int(snapshot.id or 0), previous, said, sig,
                                   snapshot.created_at, {}, backfill=True)
@@ -626,7 +708,7 @@ class Store:
     def board(self) -> list[tuple[Statement, Page, Event | None]]:
         """The latest snapshot's statements of every page, with the page and the event that made each so."""
         with self.session() as session:
-            latest = select(func.max(Snapshot.id)).group_by(Snapshot.page_id).scalar_subquery()
+            latest = select(_latest_of(_page_c.id)).select_from(Page.__table__)  # type: ignore[attr-defined]
             rows = session.exec(
                 select(Statement, Page, Event)
                 .join(Page, Page.id == Statement.page_id)  # type: ignore[arg-type]
@@ -684,6 +766,23 @@ def _write_statements(conn: Any, page_id: str, snapshot_id: int, previous_id: in
                  .values(statements_sig=sig))
 
 
+def _restate_after(conn: Any, page_id: str, snapshot_id: int) -> None:
+    """Carry `since` again through the live snapshots that follow one whose statements changed."""
+    st_c = Statement.__table__.c  # type: ignore[attr-defined]
+    later = conn.execute(select(_snap_c.id, _snap_c.created_at, _snap_c.statements_sig).where(
+        _snap_c.page_id == page_id, _live(_snap_c), _snap_c.id > snapshot_id).order_by(_snap_c.created_at,
+                                                                                       _snap_c.id)).all()
+    previous = snapshot_id
+    for sid, created_at, sig in later:
+        rows = conn.execute(select(Statement.__table__).where(st_c.snapshot_id == sid)  # type: ignore[attr-defined]
+                            .order_by(st_c.position, st_c.id)).all()
+        said = [Said(row.state, row.jurisdiction, row.quote, row.context, row.rule or "", row.position)
+                for row in rows if row.state in ("paused", "lifted")]
+        conn.execute(delete(Statement).where(Statement.snapshot_id == sid))  # type: ignore[arg-type]
+        _write_statements(conn, page_id, sid, previous, said, sig or "", created_at, {}, backfill=True)
+        previous = sid
+
+
 def _latest_event(conn: Any, page_id: str, kind: str, code: str | None, snapshot_id: int) -> tuple[int, datetime,
                                                                                                    int | None] | None:
     ev = Event.__table__.c  # type: ignore[attr-defined]
@@ -716,16 +815,47 @@ def _space_hint(url: str) -> str:
 _page_c = Page.__table__.c  # type: ignore[attr-defined]
 _snap_c = Snapshot.__table__.c  # type: ignore[attr-defined]
 _newer = Snapshot.__table__.alias("newer")  # type: ignore[attr-defined]
-# A page's state and its latest snapshot in one statement (two index lookups in SQLite).
+
+
+def _live(snapshots: Any) -> Any:
+    """Live (not archived) snapshots, spelt with a literal as the partial index ix_snapshot_live
+    is, so that SQLite and PostgreSQL see that the index answers the query."""
+    return snapshots.origin != literal_column("'archive'")
+
+
+def _latest_of(page_id: Any) -> Any:
+    """A page's latest snapshot id: its newest live one, else its newest archived one (an import
+    that ran after live checks began gave older versions larger ids)."""
+    def newest(*where: Any) -> Any:
+        return select(func.max(_newer.c.id)).where(_newer.c.page_id == page_id, *where) \
+            .correlate(Page.__table__).scalar_subquery()  # type: ignore[attr-defined]
+
+    return func.coalesce(newest(_live(_newer.c)), newest())
+
+
+# A page's state and its latest snapshot in one statement (three index lookups in SQLite).
 _STATE = (
     select(_page_c.etag, _page_c.last_modified, _page_c.failures, _page_c.gone, _page_c.pending_hash,
            _page_c.last_checked_at, _snap_c.id, _snap_c.text_hash, _snap_c.raw_hash, _snap_c.extract_sig)
     .select_from(Page.__table__.outerjoin(  # type: ignore[attr-defined]
         Snapshot.__table__,  # type: ignore[attr-defined]
-        _snap_c.id == select(func.max(_newer.c.id)).where(_newer.c.page_id == _page_c.id)
-        .correlate(Page.__table__).scalar_subquery()))  # type: ignore[attr-defined]
+        _snap_c.id == _latest_of(_page_c.id)))
     .where(_page_c.id == bindparam("b_id"))
 )
+_LATEST = select(_latest_of(bindparam("b_id")))
+_change_c = Change.__table__.c  # type: ignore[attr-defined]
+_b_prev = bindparam("b_prev", type_=_snap_c.id.type)
+_b_to = bindparam("b_to", type_=_snap_c.id.type)
+# An archived capture may extend the archived history when `b_prev` is its head (None: there is
+# none yet) and nothing follows that head yet; a change to `b_to` (the first live snapshot)
+# only when that snapshot has no predecessor either.
+_ARCHIVE_CONTINUES = select(and_(
+    func.coalesce(select(func.max(_newer.c.id)).where(_newer.c.page_id == bindparam("b_id"),
+                                                      _newer.c.origin == ARCHIVE).scalar_subquery(), -1)
+    == func.coalesce(_b_prev, -1),
+    ~exists().where(_change_c.previous_snapshot_id == _b_prev),
+    ~exists().where(_change_c.snapshot_id == _b_to),
+))
 _CHECK_INSERT = Check.__table__.insert()  # type: ignore[attr-defined]
 _CLAIM_INFO = select(_page_c.last_checked_at, _page_c.claimed_by, _page_c.claim_expires).where(
     _page_c.id == bindparam("b_id"))
