@@ -29,6 +29,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine, select
 
 from monitor.models import Change, Check, Delivery, Event, Page, RawBody, Snapshot, Worker, utcnow
+from monitor.redact import redact_database_url
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +178,10 @@ class Store:
         try:
             upgrade(self.engine)
         except OperationalError as exc:
-            raise StoreError(f"cannot prepare database {redact_url(self.url)}: {exc.orig}{_space_hint(self.url)}"
-                             ) from None
+            raise StoreError(f"cannot prepare database {redact_database_url(self.url)}: {exc.orig}"
+                             f"{_space_hint(self.url)}") from None
         except MigrationError as exc:
-            raise StoreError(f"{redact_url(self.url)}: {exc}") from None
+            raise StoreError(f"{redact_database_url(self.url)}: {exc}") from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -638,12 +639,6 @@ def _insert_id(conn: Any, table: Any, values: dict[str, Any]) -> int:
     """INSERT one row and return its generated primary key (SQLite and PostgreSQL alike)."""
     return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
 
-
-def redact_url(url: str) -> str:
-    """Hide the password (and any token-like user part) of a URL for logs and errors."""
-    from monitor.redact import redact
-
-    return redact(url)
 
 
 def now() -> datetime:
