@@ -14,6 +14,10 @@ is due:
 * isolation: sinks are sent to concurrently (a small thread pool); after a failure the pass
   skips that sink's other rows and defers them to the same retry time, so a sink that is down
   costs one timeout per pass and never delays the others.
+* order: per sink, alerts go out in event order; a newer one never overtakes an older one
+  still pending or being sent (one sender per sink at a time, across processes). New traffic
+  for a sink whose oldest alert waits out its backoff retries that oldest one at once, so a
+  sink that recovered is flushed oldest first ("paused" before "lifted").
 
 Delivery is at-least-once. The edges: a process that dies after the receiver accepted a
 message but before `sent` was committed leaves the row 'sending'; once its claim expires it is
@@ -333,7 +337,7 @@ class _Pass:
             return
         for index, (delivery, event) in enumerate(rows):
             if not self._claim(delivery):
-                continue  # another process is sending it
+                return  # another pass took it (and the sink's next rows: none may overtake it)
             old, new = _texts(self.store, event, self.texts)
             try:
                 sender.send(build_message(event, old, new))

@@ -490,12 +490,22 @@ class Store:
             return int(result.rowcount or 0)
 
     def due_deliveries(self, now: datetime, limit: int = 500) -> list[tuple[Delivery, Event]]:
-        """Pending rows whose next attempt is due, oldest event first."""
+        """The pending rows of every sink that has one due, oldest event first.
+
+        Per sink, alerts go out in event order. So a sink's rows come as a whole: a row that is
+        due (new traffic) brings the older ones waiting out their backoff along, to be tried
+        first. A sink with a row being sent (by this process or another) is left out: its next
+        row must not overtake that one.
+        """
+        due = select(Delivery.sink).where(Delivery.status == "pending",  # type: ignore[arg-type]
+                                          Delivery.next_attempt_at <= now)  # type: ignore[operator]
+        busy = select(Delivery.sink).where(Delivery.status == "sending")  # type: ignore[arg-type]
         with self.session() as session:
             rows = session.exec(
                 select(Delivery, Event)
                 .join(Event, Event.id == Delivery.event_id)  # type: ignore[arg-type]
-                .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)  # type: ignore[operator]
+                .where(Delivery.status == "pending", Delivery.sink.in_(due),  # type: ignore[attr-defined]
+                       Delivery.sink.not_in(busy))  # type: ignore[attr-defined]
                 .order_by(Delivery.event_id, Delivery.id)  # type: ignore[arg-type]
                 .limit(limit)
             )
