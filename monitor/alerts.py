@@ -307,18 +307,19 @@ class _Pass:
         if released:
             log.warning("%d alert deliveries were left 'sending' by a process that stopped; sending them again "
                         "(a receiver may get such an alert twice)", released)
+        sinks = {key: sink for sink in self.config.alerts for key in sink.keys}
         by_sink: dict[str, list[tuple[Delivery, Event]]] = defaultdict(list)
-        for delivery, event in self.store.due_deliveries(self.now):
-            by_sink[delivery.sink].append((delivery, event))
-        sinks = {sink.key: sink for sink in self.config.alerts}
-        work = []
-        for key, rows in by_sink.items():
-            if key in sinks:
-                work.append((sinks[key], rows))
+        orphans: list[tuple[Delivery, Event]] = []
+        for delivery, event in self.store.due_deliveries(self.now):  # in event order
+            sink = sinks.get(delivery.sink)
+            if sink is None:
+                orphans.append((delivery, event))
             else:
-                for delivery, event in rows:
-                    if self._claim(delivery):
-                        self._attempt_failed(delivery, event, "the sink is no longer in the config", final=True)
+                by_sink[sink.key].append((delivery, event))
+        for delivery, event in orphans:
+            if self._claim(delivery):
+                self._attempt_failed(delivery, event, "the sink is no longer in the config", final=True)
+        work = [(sinks[key], rows) for key, rows in by_sink.items()]
         if work:
             with ThreadPoolExecutor(max_workers=min(_MAX_SEND_THREADS, len(work)),
                                     thread_name_prefix="alert") as pool:

@@ -17,7 +17,18 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG = "config/monitor.toml"
 EVENT_KINDS = ("changed", "pause_started", "pause_lifted", "page_gone", "page_restored")
@@ -213,9 +224,18 @@ class MonitorSettings(_Strict):
 
 
 class AlertSink(_Strict):
-    url: str
+    url: str  # ${VAR} expanded
     kinds: list[str] | None = None
     name: str | None = None
+    _written: str = PrivateAttr("")  # the url as the config writes it, ${VAR} references unexpanded
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_written(cls, data: Any, handler: ModelWrapValidatorHandler[AlertSink]) -> AlertSink:
+        sink = handler(data)
+        if isinstance(data, dict) and isinstance(data.get("url"), str):
+            sink._written = data["url"]
+        return sink
 
     @field_validator("url")
     @classmethod
@@ -235,13 +255,26 @@ class AlertSink(_Strict):
 
     @property
     def key(self) -> str:
-        """Stable identity of the sink for the outbox; never contains the secret URL."""
-        import hashlib
+        """Stable identity of the sink for the outbox (stored, listed, logged). Derived from the
+        URL as written: a short hash of a URL holding a short secret (an ntfy topic) could be
+        reversed by trying candidates, and a rotated secret keeps the sink's pending alerts."""
+        return self.name or _sink_hash(self._written or self.url)
 
-        return self.name or "sink-" + hashlib.sha256(self.url.encode()).hexdigest()[:12]
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """`key`, then the key earlier versions gave a sink whose URL uses ${VAR} (a hash of the
+        expanded URL), so outbox rows recorded under it are still sent."""
+        earlier = _sink_hash(self.url)
+        return (self.key,) if self.name or earlier == self.key else (self.key, earlier)
 
     def wants(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
+
+
+def _sink_hash(url: str) -> str:
+    import hashlib
+
+    return "sink-" + hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
 class PageConfig(_Strict):

@@ -8,6 +8,7 @@ real SQLite file and PostgreSQL server.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -18,6 +19,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -159,3 +161,44 @@ def _daemon_start_lines(cfg: list[str], env: dict[str, str]) -> str:
         proc.wait(60)
         reader.join(10)
     return "".join(lines)
+
+
+def test_a_sink_key_is_not_derived_from_its_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key is stored and listed; a short hash of a URL holding a short topic could be reversed
+    by trying candidate topics. It comes from the URL as written, so a rotated secret keeps it."""
+    path = tmp_path / "m.toml"
+    path.write_text('[[alerts]]\nurl = "ntfys://ntfy.sh/${NTFY_TOPIC}"\n\n[[alerts]]\nurl = "ntfys://ntfy.sh/open"\n')
+    keys = []
+    for topic in (TOPIC, "anotherotter"):
+        monkeypatch.setenv("NTFY_TOPIC", topic)
+        config = load_config(path)
+        keys.append(config.alerts[0].key)
+        expanded = "sink-" + hashlib.sha256(f"ntfys://ntfy.sh/{topic}".encode()).hexdigest()[:12]
+        assert config.alerts[0].keys == (keys[-1], expanded)  # rows recorded by earlier versions still go
+    assert keys[0] == keys[1] == "sink-" + hashlib.sha256(b"ntfys://ntfy.sh/${NTFY_TOPIC}").hexdigest()[:12]
+    assert config.alerts[1].keys == ("sink-" + hashlib.sha256(b"ntfys://ntfy.sh/open").hexdigest()[:12],)
+
+
+def test_alerts_recorded_under_the_earlier_key_of_a_sink_are_still_sent(
+    server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sqlalchemy import update
+
+    from monitor.alerts import deliver_pending
+    from monitor.check import check_page
+    from monitor.models import Delivery
+
+    monkeypatch.setenv("HOOK_TOKEN", HOOK_TOKEN)
+    with WebhookReceiver() as hook:
+        config = write_config([{**ZOOM, "url": server.url("/zoom")}],
+                              alerts=[{"url": f"json://127.0.0.1:{hook.port}/hooks/${{HOOK_TOKEN}}"}])
+        rt = runtime_for(config)
+        sink = rt.config.alerts[0]
+        for text in (BEFORE, AFTER):
+            server.set("/zoom", text)
+            check_page(rt, rt.config.page(ZOOM["id"]))
+        with rt.store.engine.begin() as conn:  # as an earlier version recorded them
+            conn.execute(update(Delivery).values(sink=sink.keys[1]))
+        assert deliver_pending(rt).sent == 2
+        assert [p["kind"] for p in hook.payloads()] == ["changed", "pause_started"]
