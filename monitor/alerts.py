@@ -336,7 +336,7 @@ class _Pass:
                 if self._claim(delivery):
                     self._attempt_failed(delivery, event, str(exc), final=True)
             return
-        for index, (delivery, event) in enumerate(rows):
+        for delivery, event in rows:
             if not self._claim(delivery):
                 return  # another pass took it (and the sink's next rows: none may overtake it)
             old, new = _texts(self.store, event, self.texts)
@@ -344,11 +344,10 @@ class _Pass:
                 sender.send(build_message(event, old, new))
             except SendError as exc:
                 until = self._attempt_failed(delivery, event, str(exc))
-                rest = [d.id for d, _ in rows[index + 1:] if d.id is not None]
-                if rest and until is not None:
+                if until is not None:
                     # The sink is down: its other rows wait for the same retry instead of each
-                    # costing a timeout now.
-                    self.store.defer_deliveries(rest, until)
+                    # costing a timeout now (only new traffic brings the retry forward).
+                    self.store.defer_sink(sink.keys, until)
                 return
             if self.store.finish_delivery(delivery.id or 0, self.worker, status="sent", now=utcnow()):
                 with self.lock:
