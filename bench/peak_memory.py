@@ -2,7 +2,8 @@
 
 The worst case the config allows: every worker checking a page near `max_bytes` at once, each
 page changing on every fetch (so each check extracts, diffs, classifies and records a change),
-and a webhook sink receiving the alerts. The pages come from a separate process on 127.0.0.1.
+and a webhook sink receiving the alerts. The pages come from a server on 127.0.0.1 in this
+process (the daemon is a process of its own, measured alone).
 Prints the daemon's peak RSS (VmHWM) and its largest thread count.
 
     .venv/bin/python bench/peak_memory.py --pages 8 --size 9500000 --workers 4 --seconds 90
@@ -19,55 +20,52 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from multiprocessing import Process
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.soak import _WORDS, ROOT, Hook, _counts, _free_port, _status
+from bench.soak import _WORDS, ROOT, Hook, _counts, _status
+from monitor.pageserver import PageServer
 
 
-def serve(port: int, size: int) -> None:
-    """Page i: `size` bytes of distinct paragraphs, one of which changes on every fetch (a realistic
-    change; a page rewritten from top to bottom is the diff's worst case, not memory's)."""
-    cache: dict[str, list[str]] = {}
+class ChangingPages:
+    """Pages of `size` bytes of distinct paragraphs on a PageServer; one line of a page changes
+    after every fetch of it (a realistic change: a page rewritten from top to bottom is the
+    diff's worst case, not memory's)."""
 
-    def paragraphs(path: str) -> list[str]:
-        if path not in cache:
+    def __init__(self, server: PageServer, count: int, size: int):
+        self.server, self.count, self.size = server, count, size
+        self.parts: dict[str, list[str]] = {}
+        self.seen: dict[str, int] = {}
+        for i in range(count):
+            self._refresh(f"/p/{i}")
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _refresh(self, path: str) -> None:
+        if path not in self.parts:
             rng = random.Random(path)
-            out, total = [], 0
-            while total < size:
+            parts, total = [], 0
+            while total < self.size:
                 words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(10, 40)))
-                out.append(f"<p>{words.capitalize()} ({rng.random():.12f}).</p>")
-                total += len(out[-1])
-            cache[path] = out
-        return cache[path]
+                parts.append(f"<p>{words.capitalize()} ({rng.random():.12f}).</p>")
+                total += len(parts[-1])
+            self.parts[path] = parts
+        parts, middle = self.parts[path], len(self.parts[path]) // 2
+        changed = f"<p>Revision {time.time_ns()}: requests are answered within days.</p>"
+        self.server.set(path, f"<html><body><main><h1>Guide {path}</h1>{''.join(parts[:middle])}{changed}"
+                              f"{''.join(parts[middle:])}</main></body></html>")
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            parts = paragraphs(self.path)
-            middle = len(parts) // 2
-            changed = f"<p>Revision {time.time_ns()}: requests are answered within days.</p>"
-            body = (f"<html><body><main><h1>Guide {self.path}</h1>{''.join(parts[:middle])}{changed}"
-                    f"{''.join(parts[middle:])}</main></body></html>").encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-
-    Server(("127.0.0.1", port), Handler).serve_forever()
+    def _run(self) -> None:
+        while True:
+            time.sleep(0.2)
+            with self.server.lock:
+                hits = dict(self.server.hits)
+            for path, count in hits.items():
+                if count != self.seen.get(path, 0):
+                    self.seen[path] = count
+                    self._refresh(path)
 
 
 def main() -> int:
@@ -79,9 +77,9 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pm-peak-"))
-    port = _free_port()
-    server = Process(target=serve, args=(port, args.size), daemon=True)
-    server.start()
+    server = PageServer().start()
+    ChangingPages(server, args.pages, args.size)
+    port = server.port
     hook = Hook()
     db = work / "peak.db"
     lines = ["[monitor]", f'database = "sqlite:///{db}"', 'interval = "5s"', 'jitter = "1s"', "timeout = 30",
@@ -108,7 +106,7 @@ def main() -> int:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(120)
-        server.terminate()
+        server.stop()
     checks, changes, failed = _counts(db)
     print(f"peak: {args.pages} pages of {args.size / 1e6:.1f} MB, {args.workers} workers, {args.seconds:.0f}s: "
           f"{checks} checks ({changes} changes, {failed} failed), {hook.count} alerts; "

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from tests.alert_receivers import WebhookReceiver
 from tests.conftest import ROOT, run_cli, wait_for
 from tests.pg import pg_url  # noqa: F401  (fixture: a throwaway PostgreSQL database)
 from tests.test_alerts import AFTER, BEFORE, ZOOM
+from tests.test_logs import root_logging  # noqa: F401  (fixture: the root logger restored after the test)
 
 TOPIC = "quietotter"  # short, no digit: the old rule (8+ characters with a digit) let it through
 HOOK_TOKEN = "letmein"
@@ -73,20 +74,9 @@ def test_secrets_from_env_never_reach_output_logs_or_the_database(
     assert TOPIC.encode() not in database and HOOK_TOKEN.encode() not in database  # ...redacted
 
 
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-
-
 def test_json_log_extra_fields_are_redacted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_logging: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    root_logging: None,  # noqa: F811  (the fixture imported above)
 ) -> None:
     monkeypatch.setenv("NTFY_TOPIC", TOPIC)
     path = tmp_path / "m.toml"

@@ -7,6 +7,7 @@ no packet left for an address that was refused.
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.fetch import Fetcher, FetchError, FetchPolicy, address_allowed
+from monitor.fetch import Fetcher, FetchError, FetchPolicy, FetchResult, Resolver, address_allowed, system_resolver
 from monitor.pageserver import PageServer, Route
 from tests.hostile import ConnectionLog
 
@@ -54,6 +55,28 @@ def test_an_allow_list_applies_to_the_embedded_address_or_the_ipv6_form() -> Non
     assert address_allowed("2002:a00:1::1", ("2002::/16",))
 
 
+def _fetch(url: str, resolver: Resolver = system_resolver, ca_bundle: str | None = None,
+           allow: bool | tuple[str, ...] = LOOPBACK_ONLY) -> tuple[FetchResult | FetchError, list[str]]:
+    """One fetch by a fresh fetcher (no pooled connection): its result or error, and the
+    addresses this process connected to meanwhile."""
+    fetcher = Fetcher(FetchPolicy(allow_private=allow, retries=0, timeout=2, deadline=5), resolver=resolver,
+                      ca_bundle=ca_bundle)
+    outcome: FetchResult | FetchError
+    try:
+        with ConnectionLog.recording() as connections:
+            try:
+                outcome = fetcher.fetch(url)
+            except FetchError as exc:
+                outcome = exc
+    finally:
+        fetcher.close()
+    return outcome, [str(address[0]) for address in connections]
+
+
+def _failed(outcome: FetchResult | FetchError, pattern: str) -> bool:
+    return isinstance(outcome, FetchError) and re.search(pattern, outcome.reason) is not None
+
+
 def _redirect_to(location: str) -> Callable[[BaseHTTPRequestHandler], None]:
     def handler(h: BaseHTTPRequestHandler) -> None:
         h.send_response(302)
@@ -69,13 +92,9 @@ def test_a_redirect_to_an_embedded_private_address_is_refused_before_any_packet(
     server: PageServer, address: str
 ) -> None:
     server.routes["/hop"] = Route(handler=_redirect_to(f"http://[{address}]:{server.port}/secret"))
-    fetcher = Fetcher(FetchPolicy(allow_private=LOOPBACK_ONLY, retries=0, timeout=2, deadline=5))
-    try:
-        with ConnectionLog.recording() as connections, pytest.raises(FetchError, match="non-public address"):
-            fetcher.fetch(server.url("/hop"))
-    finally:
-        fetcher.close()
-    assert {str(address[0]) for address in connections} == {"127.0.0.1"}  # the first hop only
+    outcome, connected = _fetch(server.url("/hop"))
+    assert _failed(outcome, f"non-public address {re.escape(address)}"), outcome
+    assert connected == ["127.0.0.1"]  # the first hop only
 
 
 class FlippingResolver:
@@ -96,15 +115,11 @@ class FlippingResolver:
 def test_a_name_is_resolved_once_and_the_vetted_address_is_the_one_connected_to(server: PageServer) -> None:
     server.set("/page", "<p>the guide</p>")
     resolver = FlippingResolver("rebind.example", ["127.0.0.1"], ["127.0.0.2"])
-    fetcher = Fetcher(FetchPolicy(allow_private=LOOPBACK_ONLY, retries=0, timeout=2, deadline=5), resolver=resolver)
-    try:
-        with ConnectionLog.recording() as connections:
-            result = fetcher.fetch(f"http://rebind.example:{server.port}/page")
-    finally:
-        fetcher.close()
+    result, connected = _fetch(f"http://rebind.example:{server.port}/page", resolver)
+    assert isinstance(result, FetchResult), result
     assert result.status == 200 and result.body == b"<p>the guide</p>"
     assert resolver.asked == ["rebind.example"]  # one lookup: no second answer can be used
-    assert [str(address[0]) for address in connections] == ["127.0.0.1"]
+    assert connected == ["127.0.0.1"]
     [(_, headers)] = [request for request in server.requests if request[0] == "/page"]
     assert headers["Host"] == f"rebind.example:{server.port}"  # the request still names the host
 
@@ -113,31 +128,18 @@ def test_a_name_that_rebinds_to_a_private_address_is_refused_before_any_packet(s
     server.set("/page", "<p>the guide</p>")
     url = f"http://rebind.example:{server.port}/page"
     resolver = FlippingResolver("rebind.example", ["127.0.0.1"], ["10.1.2.3"])
-    for round_ in range(2):  # a fresh fetcher (no pooled connection) each time: a new lookup
-        fetcher = Fetcher(FetchPolicy(allow_private=LOOPBACK_ONLY, retries=0, timeout=2, deadline=5),
-                          resolver=resolver)
-        try:
-            with ConnectionLog.recording() as connections:
-                if round_ == 0:
-                    assert fetcher.fetch(url).status == 200
-                else:
-                    with pytest.raises(FetchError, match=r"refused: rebind\.example resolves to non-public address "
-                                                         r"10\.1\.2\.3"):
-                        fetcher.fetch(url)
-        finally:
-            fetcher.close()
-        assert [str(address[0]) for address in connections] == (["127.0.0.1"] if round_ == 0 else [])
+    first, connected = _fetch(url, resolver)
+    assert isinstance(first, FetchResult) and first.status == 200 and connected == ["127.0.0.1"]
+    second, connected = _fetch(url, resolver)  # a new lookup now answers a private address
+    assert _failed(second, r"refused: rebind\.example resolves to non-public address 10\.1\.2\.3"), second
+    assert connected == []
 
 
 def test_a_name_with_one_private_address_among_public_ones_is_refused() -> None:
-    resolver = FlippingResolver("mixed.example", ["93.184.215.14", "10.0.0.7"], [])
-    fetcher = Fetcher(FetchPolicy(retries=0, timeout=2, deadline=5), resolver=resolver)
-    try:
-        with ConnectionLog.recording() as connections, pytest.raises(FetchError, match=r"10\.0\.0\.7"):
-            fetcher.fetch("http://mixed.example/policy")
-    finally:
-        fetcher.close()
-    assert connections == []
+    outcome, connected = _fetch("http://mixed.example/policy",
+                                FlippingResolver("mixed.example", ["93.184.215.14", "10.0.0.7"], []), allow=False)
+    assert _failed(outcome, r"non-public address 10\.0\.0\.7"), outcome
+    assert connected == []
 
 
 # -- TLS: connecting to the vetted address still verifies the certificate against the name ------
@@ -175,16 +177,11 @@ def test_tls_to_the_vetted_address_verifies_the_certificate_and_sends_sni_for_th
 ) -> None:
     server, sni, bundle = tls_site("pages.example")
     resolver = FlippingResolver("pages.example", ["127.0.0.1"], ["10.1.2.3"])
-    fetcher = Fetcher(FetchPolicy(allow_private=LOOPBACK_ONLY, retries=0, timeout=2, deadline=5),
-                      resolver=resolver, ca_bundle=bundle)
-    try:
-        with ConnectionLog.recording() as connections:
-            result = fetcher.fetch(f"https://pages.example:{server.port}/page")
-    finally:
-        fetcher.close()
+    result, connected = _fetch(f"https://pages.example:{server.port}/page", resolver, ca_bundle=bundle)
+    assert isinstance(result, FetchResult), result
     assert result.status == 200 and result.body == b"<p>over TLS</p>"
     assert sni == ["pages.example"] and resolver.asked == ["pages.example"]
-    assert [str(address[0]) for address in connections] == ["127.0.0.1"]
+    assert connected == ["127.0.0.1"]
 
 
 @pytest.mark.parametrize("cert_name", ["other.example", "127.0.0.1"])
@@ -193,11 +190,7 @@ def test_tls_certificate_not_for_the_name_is_refused_even_if_it_fits_the_vetted_
 ) -> None:
     """A certificate for 127.0.0.1 fits the address connected to, not the URL's name: refused."""
     server, _, bundle = tls_site(cert_name)
-    policy = FetchPolicy(allow_private=LOOPBACK_ONLY, retries=0, timeout=2, deadline=5)
-    fetcher = Fetcher(policy, resolver=FlippingResolver("pages.example", ["127.0.0.1"], ["127.0.0.1"]),
-                      ca_bundle=bundle)
-    try:
-        with pytest.raises(FetchError, match=r"TLS error: .*(hostname mismatch|doesn't match|not valid for)"):
-            fetcher.fetch(f"https://pages.example:{server.port}/page")
-    finally:
-        fetcher.close()
+    outcome, connected = _fetch(f"https://pages.example:{server.port}/page",
+                                FlippingResolver("pages.example", ["127.0.0.1"], ["127.0.0.1"]), ca_bundle=bundle)
+    assert _failed(outcome, r"TLS error: .*(hostname mismatch|doesn't match|not valid for)"), outcome
+    assert connected == ["127.0.0.1"]
