@@ -168,6 +168,8 @@ def host_problem(host: str) -> str | None:
         if not _HOST_LABEL.match(label):
             return f"label {label!r} has characters a host name cannot have"
     return None
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
