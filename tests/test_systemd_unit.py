@@ -94,6 +94,6 @@ def test_unit_bounds_memory_and_tasks_above_the_measured_peak() -> None:
     parser.read_string(UNIT.read_text())
     service = parser["Service"]
     high, limit = _bytes(service["MemoryHigh"]), _bytes(service["MemoryMax"])
-    # bench/peak_memory.py: 470 MiB with 4 workers on 9.5 MB pages; 11 threads (systemd/README.md).
-    assert 470 << 20 < high < limit
+    # bench/peak_memory.py: 470-560 MiB with 4 workers on 9.5 MB pages; 11 threads (systemd/README.md).
+    assert 560 << 20 < high < limit
     assert int(service["TasksMax"]) >= 4 * 11
