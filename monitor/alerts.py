@@ -14,6 +14,10 @@ is due:
 * isolation: sinks are sent to concurrently (a small thread pool); after a failure the pass
   skips that sink's other rows and defers them to the same retry time, so a sink that is down
   costs one timeout per pass and never delays the others.
+* order: per sink, alerts go out in event order; a newer one never overtakes an older one
+  still pending or being sent (one sender per sink at a time, across processes). New traffic
+  for a sink whose oldest alert waits out its backoff retries that oldest one at once, so a
+  sink that recovered is flushed oldest first ("paused" before "lifted").
 
 Delivery is at-least-once. The edges: a process that dies after the receiver accepted a
 message but before `sent` was committed leaves the row 'sending'; once its claim expires it is
@@ -312,18 +316,19 @@ class _Pass:
         if released:
             log.warning("%d alert deliveries were left 'sending' by a process that stopped; sending them again "
                         "(a receiver may get such an alert twice)", released)
+        sinks = {key: sink for sink in self.config.alerts for key in sink.keys}
         by_sink: dict[str, list[tuple[Delivery, Event]]] = defaultdict(list)
-        for delivery, event in self.store.due_deliveries(self.now):
-            by_sink[delivery.sink].append((delivery, event))
-        sinks = {sink.key: sink for sink in self.config.alerts}
-        work = []
-        for key, rows in by_sink.items():
-            if key in sinks:
-                work.append((sinks[key], rows))
+        orphans: list[tuple[Delivery, Event]] = []
+        for delivery, event in self.store.due_deliveries(self.now):  # in event order
+            sink = sinks.get(delivery.sink)
+            if sink is None:
+                orphans.append((delivery, event))
             else:
-                for delivery, event in rows:
-                    if self._claim(delivery):
-                        self._attempt_failed(delivery, event, "the sink is no longer in the config", final=True)
+                by_sink[sink.key].append((delivery, event))
+        for delivery, event in orphans:
+            if self._claim(delivery):
+                self._attempt_failed(delivery, event, "the sink is no longer in the config", final=True)
+        work = [(sinks[key], rows) for key, rows in by_sink.items()]
         if work:
             with ThreadPoolExecutor(max_workers=min(_MAX_SEND_THREADS, len(work)),
                                     thread_name_prefix="alert") as pool:
@@ -340,19 +345,18 @@ class _Pass:
                 if self._claim(delivery):
                     self._attempt_failed(delivery, event, str(exc), final=True)
             return
-        for index, (delivery, event) in enumerate(rows):
+        for delivery, event in rows:
             if not self._claim(delivery):
-                continue  # another process is sending it
+                return  # another pass took it (and the sink's next rows: none may overtake it)
             old, new = _texts(self.store, event, self.texts)
             try:
                 sender.send(build_message(event, old, new))
             except SendError as exc:
                 until = self._attempt_failed(delivery, event, str(exc))
-                rest = [d.id for d, _ in rows[index + 1:] if d.id is not None]
-                if rest and until is not None:
+                if until is not None:
                     # The sink is down: its other rows wait for the same retry instead of each
-                    # costing a timeout now.
-                    self.store.defer_deliveries(rest, until)
+                    # costing a timeout now (only new traffic brings the retry forward).
+                    self.store.defer_sink(sink.keys, until)
                 return
             if self.store.finish_delivery(delivery.id or 0, self.worker, status="sent", now=utcnow()):
                 with self.lock:

@@ -36,12 +36,7 @@ def _console(stream: Any = None) -> Any:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    config = load_config(args.config)
-    from monitor.redact import register_secret_url
-
-    for sink in config.alerts:
-        register_secret_url(sink.url)
-    return config
+    return load_config(args.config)  # which also registers the config's secrets for redaction
 
 
 def _runtime(args: argparse.Namespace) -> Any:
@@ -95,8 +90,11 @@ def _page_ids(config: Config, ids: Sequence[str]) -> list[str]:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from monitor.redact import redact_database_url
+
     config = _load(args)
-    print(f"{config.path}: OK: {len(config.pages)} pages, {len(config.alerts)} alert sinks")
+    print(f"{config.path}: OK: {len(config.pages)} pages, {len(config.alerts)} alert sinks, "
+          f"database {redact_database_url(config.monitor.database)}")
     return EXIT_OK
 
 
@@ -603,14 +601,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConfigError as exc:
+        from monitor.redact import redact
+
         for problem in exc.problems:
-            print(f"config error: {problem}", file=sys.stderr)
+            print(f"config error: {redact(problem)}", file=sys.stderr)
         return EXIT_USAGE
     except UsageError as exc:
         print(f"policy-monitor: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except StoreError as exc:
-        print(f"policy-monitor: database error: {exc}", file=sys.stderr)
+        from monitor.redact import redact
+
+        print(f"policy-monitor: database error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

@@ -7,14 +7,28 @@ silently ignored: a misspelt `ignore` would otherwise turn into alert noise).
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG = "config/monitor.toml"
 EVENT_KINDS = ("changed", "pause_started", "pause_lifted", "page_gone", "page_restored")
@@ -34,7 +48,7 @@ class ConfigError(Exception):
 
 
 def parse_duration(value: Any) -> float:
-    """'90s', '15m', '6h', '1d' (or a bare number of seconds) -> seconds."""
+    """'90s', '15m', '6h', '1d' (or a bare number of seconds) -> seconds, finite and not negative."""
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
     if isinstance(value, int | float):
@@ -44,6 +58,8 @@ def parse_duration(value: Any) -> float:
         if not match:
             raise ValueError(f"not a duration: {value!r} (use e.g. '90s', '15m', '6h', '1d')")
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not math.isfinite(seconds):  # TOML has nan and inf; a scheduler or a timer fed them crashes or spins
+        raise ValueError(f"not a finite duration: {value!r}")
     if seconds < 0:
         raise ValueError(f"duration must not be negative: {value!r}")
     return seconds
@@ -56,26 +72,102 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+def _within(low: float, high: float) -> Callable[[float], float]:
+    def check(seconds: float) -> float:
+        if not low <= seconds <= high:
+            raise ValueError(f"must be between {format_duration(low)} and {format_duration(high)}, "
+                             f"got {format_duration(seconds)}")
+        return seconds
+
+    return check
+
+
+def duration(low: float, high: float) -> Any:
+    """A duration key (a number of seconds or '90s', '15m', ...) bounded to [low, high]."""
+    return Annotated[float, BeforeValidator(parse_duration), AfterValidator(_within(low, high))]
+
+
+_DAY = 86400.0
+Duration = duration(0, 365 * _DAY)  # any duration key without tighter bounds of its own
+# The smallest values still let tests run short intervals against loopback servers.
+Interval = duration(1, 365 * _DAY)
+Jitter = duration(0, 7 * _DAY)
+Timeout = duration(1, 600)
+Deadline = duration(1, 3600)
+RetryAfterCap = duration(0, _DAY)
+ConfirmDelay = duration(0, 600)
+RetryFor = duration(0, 30 * _DAY)
+AlertInterval = duration(1, 3600)
+Lease = duration(1, _DAY)
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+MAX_BYTES_LIMIT = 1 << 30  # a body is held in memory: a policy page of a gigabyte is a mistake
 
 
 def expand_env(text: str) -> str:
-    """Replace ${VAR} by the environment's value; a missing variable is an error."""
+    """Replace ${VAR} by the environment's value; a missing variable is an error.
+
+    Every value expanded is a secret from then on (masked in logs, errors and output), whatever
+    it looks like: an ntfy topic or a short password is no less secret than a long token.
+    """
+    from monitor.redact import register_secret
 
     def sub(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in os.environ:
             raise ValueError(f"environment variable ${{{name}}} is not set")
+        register_secret(os.environ[name])
         return os.environ[name]
 
     return _ENV_REF.sub(sub, text)
 
 
-def _check_http_url(url: str) -> str:
-    parts = urlsplit(url)
+def check_http_url(url: str) -> str:
+    """An http(s) URL the fetcher can request: parseable, with a valid host name (or IP address)
+    and port. Returns the URL; raises ValueError saying what is wrong."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in url):
+        raise ValueError(f"URL contains control characters: {url!r}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL {url!r}: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
+    if port == 0:
+        raise ValueError(f"port 0 in URL {url!r}")
+    problem = host_problem(parts.hostname)
+    if problem:
+        raise ValueError(f"bad host in URL {url!r}: {problem}")
     return url
+
+
+_HOST_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$")
+
+
+def host_problem(host: str) -> str | None:
+    """Why a URL's host name cannot be looked up (None when it can): DNS allows labels of 1-63
+    characters and 253 in all; non-ASCII names must have an IDNA form."""
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if not host.isascii():
+        import idna
+
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            return f"not a valid internationalized name ({exc})"
+    name = host.lower().removesuffix(".")
+    if len(name) > 253:
+        return f"name longer than 253 characters ({len(name)})"
+    for label in name.split("."):
+        if not 1 <= len(label) <= 63:
+            return f"label {label[:20]!r}{'...' if len(label) > 20 else ''} is {len(label)} characters (1-63 allowed)"
+        if not _HOST_LABEL.match(label):
+            return f"label {label!r} has characters a host name cannot have"
+    return None
 
 
 class _Strict(BaseModel):
@@ -84,36 +176,34 @@ class _Strict(BaseModel):
 
 class MonitorSettings(_Strict):
     database: str = "sqlite:///monitor.db"
-    interval: Duration = 6 * 3600
-    jitter: Duration = 300
-    timeout: float = Field(30, gt=0, description="connect and read timeout, seconds")
-    deadline: Duration = Field(120, gt=0, description="total time one fetch may take")
-    max_bytes: int = Field(10_000_000, gt=0)
+    interval: Interval = 6 * 3600
+    jitter: Jitter = 300
+    timeout: Timeout = Field(30, description="connect and read timeout, seconds")
+    deadline: Deadline = Field(120, description="total time one fetch may take")
+    max_bytes: int = Field(10_000_000, ge=1, le=MAX_BYTES_LIMIT)
     max_redirects: int = Field(5, ge=0, le=20)
     retries: int = Field(2, ge=0, le=10)
-    retry_after_cap: Duration = 120
+    retry_after_cap: RetryAfterCap = 120
     user_agent: str = "policy-monitor/0.1 (+https://github.com/policy-monitor)"
     # true: fetch any address; false: public addresses only; a list of networks: those too.
     allow_private_addresses: bool | list[str] = False
     workers: int = Field(4, ge=1, le=64)
     # Soft failures: a new text this much shorter than the last one is re-fetched to confirm.
-    confirm_shrink: float = Field(0.5, ge=0, le=1)
+    confirm_shrink: Share = 0.5
     # Which changes need a second fetch that agrees: "shrink" (those above), "always" (pages
     # that flip between variants), "never".
     confirm: str = Field("shrink", pattern="^(shrink|always|never)$")
-    confirm_delay: Duration = 2
+    confirm_delay: ConfirmDelay = 2
     # page_gone after this many consecutive 404/410 or failed checks.
-    gone_after: int = Field(3, ge=1)
-    alert_retry_for: Duration = 24 * 3600
-    alert_interval: Duration = 5
-    lease: Duration = 600
+    gone_after: int = Field(3, ge=1, le=10_000)
+    alert_retry_for: RetryFor = 24 * 3600
+    alert_interval: AlertInterval = 5
+    lease: Lease = 600
     log_format: str = Field("text", pattern="^(text|json)$")
 
     @field_validator("allow_private_addresses")
     @classmethod
     def _networks(cls, value: bool | list[str]) -> bool | list[str]:
-        import ipaddress
-
         if isinstance(value, list):
             for net in value:
                 try:
@@ -127,14 +217,27 @@ class MonitorSettings(_Strict):
     def _database(cls, value: str) -> str:
         value = expand_env(value)
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
-            raise ValueError(f"unsupported database URL {value!r} (use sqlite:///PATH or postgresql+psycopg://...)")
+            from monitor.redact import redact_database_url, register_database_url
+
+            register_database_url(value)
+            raise ValueError(f"unsupported database URL {redact_database_url(value)!r} "
+                             "(use sqlite:///PATH or postgresql+psycopg://...)")
         return value
 
 
 class AlertSink(_Strict):
-    url: str
+    url: str  # ${VAR} expanded
     kinds: list[str] | None = None
     name: str | None = None
+    _written: str = PrivateAttr("")  # the url as the config writes it, ${VAR} references unexpanded
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_written(cls, data: Any, handler: ModelWrapValidatorHandler[AlertSink]) -> AlertSink:
+        sink = handler(data)
+        if isinstance(data, dict) and isinstance(data.get("url"), str):
+            sink._written = data["url"]
+        return sink
 
     @field_validator("url")
     @classmethod
@@ -154,26 +257,39 @@ class AlertSink(_Strict):
 
     @property
     def key(self) -> str:
-        """Stable identity of the sink for the outbox; never contains the secret URL."""
-        import hashlib
+        """Stable identity of the sink for the outbox (stored, listed, logged). Derived from the
+        URL as written: a short hash of a URL holding a short secret (an ntfy topic) could be
+        reversed by trying candidates, and a rotated secret keeps the sink's pending alerts."""
+        return self.name or _sink_hash(self._written or self.url)
 
-        return self.name or "sink-" + hashlib.sha256(self.url.encode()).hexdigest()[:12]
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """`key`, then the key earlier versions gave a sink whose URL uses ${VAR} (a hash of the
+        expanded URL), so outbox rows recorded under it are still sent."""
+        earlier = _sink_hash(self.url)
+        return (self.key,) if self.name or earlier == self.key else (self.key, earlier)
 
     def wants(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
+
+
+def _sink_hash(url: str) -> str:
+    import hashlib
+
+    return "sink-" + hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
 class PageConfig(_Strict):
     id: str
     company: str
     url: str
-    interval: Duration | None = None
-    jitter: Duration | None = None
+    interval: Interval | None = None
+    jitter: Jitter | None = None
     select: list[str] = []
     remove: list[str] = []
     ignore: list[str] = []
     type: str = Field("auto", pattern="^(auto|html|pdf|text)$")
-    confirm_shrink: float | None = Field(None, ge=0, le=1)
+    confirm_shrink: Share | None = None
     confirm: str | None = Field(None, pattern="^(shrink|always|never)$")
     enabled: bool = True
 
@@ -187,7 +303,7 @@ class PageConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _check_http_url(value)
+        return check_http_url(value)
 
     @field_validator("select", "remove")
     @classmethod
@@ -229,7 +345,7 @@ class ArchiveSettings(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _check_http_url(value).rstrip("/")
+        return check_http_url(value).rstrip("/")
 
 
 class Config(_Strict):
@@ -308,7 +424,18 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     database = resolve_database(config.monitor.database, path)
     if os.environ.get("MONITOR_DATABASE"):
         database = os.environ["MONITOR_DATABASE"]
+    _register_secrets(config, database)
     return config.model_copy(update={"monitor": config.monitor.model_copy(update={"database": database})})
+
+
+def _register_secrets(config: Config, database: str) -> None:
+    """What this config makes secret is masked in everything the process prints or stores from
+    now on (values from ${VAR} were registered as they were expanded)."""
+    from monitor.redact import register_database_url, register_secret_url
+
+    register_database_url(database)
+    for sink in config.alerts:
+        register_secret_url(sink.url)
 
 
 def load_config(path: Path | str | None = None) -> Config:

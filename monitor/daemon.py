@@ -30,6 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.check import Runtime
 from monitor.config import Config, ConfigError, PageConfig, load_config
 from monitor.coordinate import Refused, check_claimed
+from monitor.redact import redact_database_url
 from monitor.sdnotify import Notifier
 from monitor.store import StoreError, worker_name
 
@@ -242,10 +243,6 @@ class Daemon:
             log.warning("reload: a new database URL needs a restart; keeping %s", "the current database")
             new = new.model_copy(update={"monitor": new.monitor.model_copy(
                 update={"database": old.monitor.database})})
-        from monitor.redact import register_secret_url
-
-        for sink in new.alerts:
-            register_secret_url(sink.url)
         self.rt.store.sync_pages(new.pages)
         old_pages = {p.id: p for p in old.pages if p.enabled}
         new_pages = {p.id: p for p in new.pages if p.enabled}
@@ -283,7 +280,8 @@ class Daemon:
         self.build_schedule()
         self.scheduler.start()
         pages = len([p for p in self.rt.config.pages if p.enabled])
-        log.info("policy-monitor running: %d pages, database %s", pages, _safe_db(self.rt.config.monitor.database))
+        log.info("policy-monitor running: %d pages, database %s", pages,
+                 redact_database_url(self.rt.config.monitor.database))
         self.notifier.ready(self._status_text())
         while not self.stop_event.is_set():
             self.wake.wait(timeout=60)
@@ -332,22 +330,12 @@ class Daemon:
         return 0
 
 
-def _safe_db(url: str) -> str:
-    from monitor.redact import redact
-
-    return redact(url)
-
-
 def run_daemon(config_path: Path | None, log_format: str | None = None) -> int:
     config = load_config(config_path)
     if log_format is None and config.monitor.log_format != "text":
         from monitor.logs import setup_logging
 
         setup_logging(config.monitor.log_format, logging.getLogger().level)
-    from monitor.redact import register_secret_url
-
-    for sink in config.alerts:
-        register_secret_url(sink.url)
     daemon = Daemon(config_path, config)
     # Modules, config and engine live as long as the daemon: frozen, the cyclic collector's
     # full collections (over months) no longer walk them.

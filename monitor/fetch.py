@@ -8,8 +8,10 @@ within the deadline and the byte cap; the caller never sees a traceback. Guarant
 * `max_bytes` counted after decompression, which we do ourselves with a bounded zlib
   (urllib3 would inflate a whole gzip bomb chunk at once);
 * redirects followed by hand: at most N hops, http/https only, each hop re-checked;
-* private/loopback/link-local targets refused *before* connecting (and the connected peer
-  checked again) unless allowed, so a redirect cannot reach internal services;
+* private/loopback/link-local targets refused *before* connecting, unless allowed: each host
+  name is resolved once, every address vetted (IPv6 forms embedding an IPv4 address judged by
+  that address), and the socket connects to the vetted address itself, so neither a redirect
+  nor a DNS answer that changes between lookups reaches internal services;
 * bounded retries with backoff on connection errors, 5xx and 429, honouring Retry-After up
   to a cap; one request at a time per host.
 """
@@ -38,6 +40,8 @@ from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family, create_connection
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +93,14 @@ class FetchPolicy:
 
 
 def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses of `host`, in getaddrinfo's order of preference (RFC 6724)."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise FetchError(f"DNS lookup failed for {host}: {exc.strerror}") from None
-    return sorted({str(info[4][0]) for info in infos})
+    except UnicodeError as exc:  # a label the IDNA codec refuses (empty, longer than 63)
+        raise FetchError(f"invalid host name {host[:100]!r}: {exc}") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 # -- per-thread fetch context: sockets to kill at the deadline, the address policy ----------
@@ -185,42 +192,107 @@ def _shutdown(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
+# IPv6 forms that carry an IPv4 address a packet ends up at (besides IPv4-mapped, 6to4 and
+# Teredo, which `ipaddress` decodes itself). Judged by the IPv4 address, or ::127.0.0.1 would
+# pass as "global".
+_EMBEDDING = (
+    ipaddress.ip_network("64:ff9b::/96"),  # NAT64, well-known prefix (RFC 6052)
+    ipaddress.ip_network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT, RFC 2765)
+    ipaddress.ip_network("::/96"),  # IPv4-compatible (deprecated, RFC 4291)
+)
+# Never public whatever follows: local-use NAT64 (RFC 8215) translates to the operator's own network.
+_LOCAL_ONLY = (ipaddress.ip_network("64:ff9b:1::/48"),)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address embeds, if any."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]  # the client, where the packet is delivered
+    if any(ip in net for net in _EMBEDDING):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def address_allowed(address: str, allow: bool | tuple[str, ...]) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    """May the fetcher connect to `address`? Public addresses always; others only if allowed
+    (True: all; a tuple: those networks). An IPv6 address embedding an IPv4 one is judged by
+    the IPv4 address (or allowed when the IPv6 form itself is listed)."""
     if allow is True:
         return True
-    if ip.is_global and not ip.is_multicast:
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address.split("%", 1)[0])
+    forms = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = embedded_ipv4(ip)
+        if inner is not None:
+            ip = inner
+            forms.append(inner)
+    local_only = any(form in net for form in forms for net in _LOCAL_ONLY)
+    if ip.is_global and not ip.is_multicast and not local_only:
         return True
     if allow is False:
         return False
-    return any(ip in ipaddress.ip_network(net, strict=False) for net in allow)
+    networks = [ipaddress.ip_network(net, strict=False) for net in allow]
+    return any(form in net for form in forms for net in networks)
 
 
-def _guard(host: str, port: int) -> None:
-    """Refuse a target whose every resolved address is not allowed, before any packet is sent."""
-    ctx: _Context | None = getattr(_local, "ctx", None)
-    if ctx is None:
-        return
-    for address in ctx.resolver(host, port):
-        if not address_allowed(address, ctx.policy.allow_private):
+def vetted_addresses(host: str, port: int, resolver: Resolver, allow: bool | tuple[str, ...]) -> list[str]:
+    """Resolve `host` once and return its addresses, all of them allowed; refuse the host if any
+    is not (a name that also points inside must not be fetched by luck of the order)."""
+    addresses = resolver(host, port)
+    if not addresses:
+        raise FetchError(f"DNS lookup for {host} returned no address")
+    for address in addresses:
+        if not address_allowed(address, allow):
             raise FetchError(f"refused: {host} resolves to non-public address {address} "
                              "(set allow_private_addresses to permit)")
+    return addresses
 
 
 class _GuardedConnectionMixin:
+    """Connects to the addresses that were vetted, never to a second answer of DNS.
+
+    urllib3 would look the name up again in `create_connection`, and a name whose answer changed
+    in between (DNS rebinding) would reach a private address; only the peer check after the
+    connection (or the TLS handshake) would notice. Here the name is resolved once, each address
+    is vetted, and the socket connects to those address literals. The Host header, the TLS SNI
+    and the certificate check still use the name (urllib3 takes them from `host`, untouched).
+    """
+
     host: str
     port: int
     sock: socket.socket | None
+    timeout: Any
+    source_address: tuple[str, int] | None
+    socket_options: Any
+
+    def _new_conn(self) -> socket.socket:
+        ctx: _Context | None = getattr(_local, "ctx", None)
+        if ctx is None:
+            return super()._new_conn()  # type: ignore[misc,no-any-return]
+        last: OSError | None = None
+        name = getattr(self, "_dns_host", self.host).strip("[]")  # as urllib3 would look it up
+        for address in vetted_addresses(name, self.port, ctx.resolver, ctx.policy.allow_private):
+            if ctx.expired:
+                break
+            try:
+                return create_connection((address, self.port), self.timeout, source_address=self.source_address,
+                                         socket_options=self.socket_options)
+            except OSError as exc:  # that address is unreachable: the next one, as getaddrinfo order goes
+                last = exc
+        if isinstance(last, TimeoutError):
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})")
+        raise NewConnectionError(self, f"Failed to establish a new connection: {last or 'deadline exceeded'}")
 
     def connect(self) -> None:
-        _guard(self.host, self.port)
         super().connect()  # type: ignore[misc]
         ctx: _Context | None = getattr(_local, "ctx", None)
         if ctx is not None and self.sock is not None:
             peer = self.sock.getpeername()[0]
-            if not address_allowed(peer, ctx.policy.allow_private):  # DNS changed between checks
+            if not address_allowed(peer, ctx.policy.allow_private):  # cannot happen: a second line of defence
                 self.sock.close()
                 raise FetchError(f"refused: connected to non-public address {peer}")
             ctx.track(self.sock)
@@ -364,9 +436,12 @@ def _content_type(header: str) -> tuple[str, str | None]:
 
 
 class Fetcher:
-    def __init__(self, policy: FetchPolicy, resolver: Resolver = system_resolver):
+    def __init__(self, policy: FetchPolicy, resolver: Resolver = system_resolver, ca_bundle: str | None = None):
+        """`resolver`: host name -> addresses (DNS by default); `ca_bundle`: a PEM file of the
+        certificate authorities to trust instead of the bundled ones."""
         self.policy = policy
         self.resolver = resolver
+        self.verify: bool | str = ca_bundle or True
         self.session = requests.Session()
         adapter = _GuardedAdapter(pool_connections=16, pool_maxsize=4, max_retries=0)
         self.session.mount("http://", adapter)
@@ -477,7 +552,8 @@ class Fetcher:
                 raise FetchError(f"refused redirect to non-HTTP URL {url[:200]!r}")
             seen.append(url)
             request = self._prepare(url, headers, jar)
-            response = self._adapter.send(request, stream=True, timeout=(self.policy.timeout, self.policy.timeout))
+            response = self._adapter.send(request, stream=True, timeout=(self.policy.timeout, self.policy.timeout),
+                                          verify=self.verify)
             reusable = False
             try:
                 if response.is_redirect:

@@ -1,8 +1,9 @@
 """Logging to stdout/stderr, one event per line, for journald and log shippers.
 
 Text or JSON lines; under systemd (JOURNAL_STREAM set) each line starts with the sd-daemon
-`<N>` priority prefix so journald records the right priority. Every line passes through
-`redact`, so alert credentials can never reach a log.
+`<N>` priority prefix so journald records the right priority. Every line (the message, a
+traceback and, in JSON, every extra field) passes through `redact`, so no secret of the config
+can reach a log.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class LineFormatter(logging.Formatter):
             }
             for key, value in vars(record).items():
                 if key not in _STANDARD and not key.startswith("_"):
-                    data[key] = value if isinstance(value, str | int | float | bool | None) else str(value)
+                    # Extra fields are output too: a sink URL or an error text there is redacted like the message.
+                    data[key] = value if isinstance(value, int | float | bool | None) else redact(str(value))
             line = json.dumps(data, ensure_ascii=False)
         elif self.journald:
             line = f"{record.levelname.lower()} {record.name}: {message}"  # journald adds the time

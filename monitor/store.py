@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine, select
 
 from monitor.models import ARCHIVE, Change, Check, Delivery, Event, Page, RawBody, Snapshot, Statement, Worker, utcnow
+from monitor.redact import redact_database_url
 
 log = logging.getLogger(__name__)
 
@@ -218,10 +219,10 @@ class Store:
         try:
             upgrade(self.engine)
         except OperationalError as exc:
-            raise StoreError(f"cannot prepare database {redact_url(self.url)}: {exc.orig}{_space_hint(self.url)}"
-                             ) from None
+            raise StoreError(f"cannot prepare database {redact_database_url(self.url)}: {exc.orig}"
+                             f"{_space_hint(self.url)}") from None
         except MigrationError as exc:
-            raise StoreError(f"{redact_url(self.url)}: {exc}") from None
+            raise StoreError(f"{redact_database_url(self.url)}: {exc}") from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -593,15 +594,33 @@ class Store:
             )
             return int(result.rowcount or 0)
 
-    def due_deliveries(self, now: datetime, limit: int = 500) -> list[tuple[Delivery, Event]]:
-        """Pending rows whose next attempt is due, oldest event first."""
+    def due_deliveries(self, now: datetime, per_sink: int = 100) -> list[tuple[Delivery, Event]]:
+        """The oldest pending rows (at most `per_sink`) of every sink that has one due, in event order.
+
+        Per sink, alerts go out in event order. So a sink's rows come from its oldest: a row that
+        is due (new traffic) brings the older ones waiting out their backoff along, to be tried
+        first. A sink with a row being sent (by this process or another) is left out: its next
+        row must not overtake that one. The cap per sink keeps one sink's backlog from crowding
+        out the others; the rest follow in the next passes (a sink stays due until its newest
+        due row is sent, and that goes after all older ones).
+        """
+        due = select(Delivery.sink).where(Delivery.status == "pending",  # type: ignore[arg-type]
+                                          Delivery.next_attempt_at <= now)  # type: ignore[operator]
+        busy = select(Delivery.sink).where(Delivery.status == "sending")  # type: ignore[arg-type]
+        ranked = (
+            select(Delivery.id, func.row_number().over(partition_by=Delivery.sink,
+                                                       order_by=(Delivery.event_id, Delivery.id)).label("n"))
+            .where(Delivery.status == "pending", Delivery.sink.in_(due),  # type: ignore[attr-defined]
+                   Delivery.sink.not_in(busy))  # type: ignore[attr-defined]
+            .subquery()
+        )
         with self.session() as session:
             rows = session.exec(
                 select(Delivery, Event)
                 .join(Event, Event.id == Delivery.event_id)  # type: ignore[arg-type]
-                .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)  # type: ignore[operator]
+                .join(ranked, ranked.c.id == Delivery.id)
+                .where(ranked.c.n <= per_sink)
                 .order_by(Delivery.event_id, Delivery.id)  # type: ignore[arg-type]
-                .limit(limit)
             )
             return [(delivery, ev) for delivery, ev in rows]
 
@@ -635,14 +654,14 @@ class Store:
             )
             return result.rowcount == 1
 
-    def defer_deliveries(self, delivery_ids: Sequence[int], until: datetime) -> int:
-        """Push pending rows to a later attempt without counting one (their sink is down)."""
-        if not delivery_ids:
-            return 0
+    def defer_sink(self, sinks: Sequence[str], until: datetime) -> int:
+        """Push a sink's pending rows (under any of its keys) to `until` at the earliest, without
+        counting an attempt: the sink is down, and its next try is its oldest row's retry."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(Delivery)
-                .where(Delivery.id.in_(delivery_ids), Delivery.status == "pending")  # type: ignore[union-attr]
+                .where(Delivery.sink.in_(sinks), Delivery.status == "pending",  # type: ignore[attr-defined]
+                       Delivery.next_attempt_at < until)  # type: ignore[operator]
                 .values(next_attempt_at=until)
             )
             return int(result.rowcount or 0)
@@ -896,12 +915,6 @@ def _insert_id(conn: Any, table: Any, values: dict[str, Any]) -> int:
     """INSERT one row and return its generated primary key (SQLite and PostgreSQL alike)."""
     return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
 
-
-def redact_url(url: str) -> str:
-    """Hide the password (and any token-like user part) of a URL for logs and errors."""
-    from monitor.redact import redact
-
-    return redact(url)
 
 
 def now() -> datetime:

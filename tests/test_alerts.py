@@ -183,13 +183,14 @@ def test_deliveries_pending_when_a_check_process_is_killed_are_sent_after_restar
 
         rt = runtime_for(config)
         assert _delivery_states(rt) == {"sending": 1, "pending": 1}  # one in flight, one not reached
-        # The dead process's claim is still valid: the pending row goes, the claimed one waits.
+        # The dead process's claim is still valid: the claimed row waits, and so does the pending
+        # one, which must not overtake it (alerts to a sink go out in event order).
         summary = deliver_pending(rt)
-        assert summary.sent == 1 and _delivery_states(rt) == {"sending": 1, "sent": 1}
-        # Once the claim has expired (it outlives the longest send), the row is sent again.
+        assert summary.sent == 0 and _delivery_states(rt) == {"sending": 1, "pending": 1}
+        # Once the claim has expired (it outlives the longest send), both go, in event order.
         summary = deliver_pending(rt, now=utcnow() + timedelta(seconds=30 * 2 + 5 + 31))
-        assert summary.sent == 1 and _delivery_states(rt) == {"sent": 2}
-        assert sorted(p["kind"] for p in hook.payloads()) == ["changed", "pause_started"]
+        assert summary.sent == 2 and _delivery_states(rt) == {"sent": 2}
+        assert [p["kind"] for p in hook.payloads()] == ["changed", "pause_started"]
 
 
 def test_a_failing_sink_does_not_delay_another(

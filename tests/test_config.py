@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,108 @@ def test_env_config_path(tmp_path: Path) -> None:
     path.write_text('[[pages]]\nid = "x"\ncompany = "X"\nurl = "https://example.org/"\n')
     result = run_cli("config-check", env={"MONITOR_CONFIG": str(path)})
     assert result.returncode == 0 and str(path) in result.stdout
+
+
+# -- values that would break the daemon: finite, with sane bounds, each error naming page and key --
+
+BAD_VALUES = [  # (TOML line, section, key named in the error, what the error says)
+    ('interval = "0s"', "monitor", "monitor.interval", "must be between 1s and 365d, got 0s"),
+    ("interval = nan", "monitor", "monitor.interval", "not a finite duration"),
+    ("interval = inf", "monitor", "monitor.interval", "not a finite duration"),
+    ('interval = "400d"', "monitor", "monitor.interval", "must be between"),
+    ("timeout = inf", "monitor", "monitor.timeout", "not a finite duration"),
+    ("timeout = 0", "monitor", "monitor.timeout", "must be between 1s"),
+    ("timeout = -nan", "monitor", "monitor.timeout", "not a finite duration"),
+    ("deadline = inf", "monitor", "monitor.deadline", "not a finite duration"),
+    ('deadline = "0.5s"', "monitor", "monitor.deadline", "must be between 1s"),
+    ('jitter = "1e9d"', "monitor", "monitor.jitter", "not a duration"),
+    ("jitter = 1e300", "monitor", "monitor.jitter", "must be between 0s and 7d"),
+    ("retry_after_cap = inf", "monitor", "monitor.retry_after_cap", "not a finite duration"),
+    ("confirm_delay = nan", "monitor", "monitor.confirm_delay", "not a finite duration"),
+    ("alert_interval = 0", "monitor", "monitor.alert_interval", "must be between 1s"),
+    ("alert_retry_for = inf", "monitor", "monitor.alert_retry_for", "not a finite duration"),
+    ('lease = "0s"', "monitor", "monitor.lease", "must be between 1s"),
+    ("confirm_shrink = nan", "monitor", "monitor.confirm_shrink", "finite"),
+    ("max_bytes = 9223372036854775807", "monitor", "monitor.max_bytes", "less than or equal to 1073741824"),
+    ("max_bytes = 0", "monitor", "monitor.max_bytes", "greater than or equal to 1"),
+    ("gone_after = 9223372036854775807", "monitor", "monitor.gone_after", "less than or equal"),
+    ('interval = "0s"', "page", "interval", "must be between 1s"),
+    ("interval = nan", "page", "interval", "not a finite duration"),
+    ("jitter = inf", "page", "jitter", "not a finite duration"),
+    ("confirm_shrink = inf", "page", "confirm_shrink", "finite"),
+]
+
+
+def _config_with(line: str, section: str) -> str:
+    monitor = line if section == "monitor" else ""
+    page = line if section == "page" else ""
+    return f'[monitor]\n{monitor}\n\n[[pages]]\nid = "zoom"\ncompany = "Zoom"\nurl = "https://example.org/"\n{page}\n'
+
+
+@pytest.mark.parametrize(("line", "section", "key", "message"), BAD_VALUES)
+def test_values_that_would_break_the_daemon_are_refused(
+    tmp_path: Path, line: str, section: str, key: str, message: str
+) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(_config_with(line, section))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    [problem] = info.value.problems
+    who = "page 'zoom' (pages[0]): " if section == "page" else ""
+    assert f"{who}key '{key}': " in problem and message in problem, problem
+
+
+def test_the_smallest_sane_values_stay_valid(tmp_path: Path) -> None:
+    """Short intervals and timeouts against loopback servers are what the tests themselves use."""
+    path = tmp_path / "m.toml"
+    path.write_text('[monitor]\ninterval = "1s"\njitter = "0s"\ntimeout = 1\ndeadline = "1s"\nlease = "1s"\n'
+                    'alert_interval = "1s"\nalert_retry_for = "0s"\nconfirm_delay = "0s"\nretry_after_cap = 0\n'
+                    'max_bytes = 1\nconfirm_shrink = 0.0\n\n'
+                    '[[pages]]\nid = "a"\ncompany = "A"\nurl = "http://127.0.0.1:8080/a"\ninterval = "5s"\n'
+                    'jitter = "7d"\n')
+    config = load_config(path)
+    assert (config.monitor.interval, config.monitor.timeout, config.monitor.deadline) == (1, 1, 1)
+    assert config.interval_of(config.page("a")) == 5 and config.jitter_of(config.page("a")) == 7 * 86400
+    path.write_text('[monitor]\ntimeout = "2s"\ninterval = "5s"\n')
+    assert load_config(path).monitor.timeout == 2
+
+
+def test_run_refuses_a_config_that_would_break_it_with_exit_status_2(tmp_path: Path) -> None:
+    """`interval = nan` crashed `run`, and systemd restarted it until its start limit."""
+    path = tmp_path / "m.toml"
+    path.write_text(_config_with("interval = nan", "page").replace("[monitor]\n",
+                                                                      f'[monitor]\ndatabase = "sqlite:///{tmp_path}/m.db"'))
+    for command in ("run", "check", "config-check"):
+        result = run_cli(command, "--config", str(path), timeout=60)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "config error: " in result.stderr and "page 'zoom' (pages[0]): key 'interval'" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("http://[::1", "not a valid URL 'http://[::1': Invalid IPv6 URL"),
+    ("https://" + "a" * 64 + ".example/", "is 64 characters (1-63 allowed)"),
+    ("https://" + ".".join(["abcdefgh"] * 30) + "/", "longer than 253 characters"),
+    ("https://a..b.example/", "is 0 characters"),
+    ("https://exa mple.org/", "characters a host name cannot have"),
+    ("https://example.org:99999/", "Port out of range"),
+    ("https://example.org:0/", "port 0"),
+    ("https://☃.example/", "not a valid internationalized name"),
+    ("https://example.org/a\r\nX-Injected: 1", "control characters"),
+])
+def test_config_check_refuses_urls_a_fetch_could_not_request(tmp_path: Path, url: str, message: str) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(f'[[pages]]\nid = "odd"\ncompany = "Odd"\nurl = {json.dumps(url)}\n')
+    result = run_cli("config-check", "--config", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("config error:")]
+    assert "page 'odd' (pages[0]): key 'url': " in line and message in line, line
+
+
+def test_config_check_accepts_ordinary_urls(tmp_path: Path) -> None:
+    urls = ["https://example.org/", "http://127.0.0.1:8080/p", "http://[::1]:8080/p", "https://bücher.example/",
+            "https://xn--bcher-kva.example/", "https://my_host.example./x?y=1", "https://" + "a" * 63 + ".example/"]
+    path = tmp_path / "m.toml"
+    path.write_text("".join(f'[[pages]]\nid = "p{n}"\ncompany = "P"\nurl = {json.dumps(url)}\n\n'
+                            for n, url in enumerate(urls)))
+    assert len(load_config(path).pages) == len(urls)

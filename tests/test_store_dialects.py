@@ -327,7 +327,8 @@ def test_outbox_queries(db_url: str) -> None:
         assert not store.finish_delivery(ops.id, "b:2", status="sent", now=now)  # type: ignore[arg-type]
         assert store.finish_delivery(ops.id, "a:1", status="sent", now=now)  # type: ignore[arg-type]
         assert store.count_deliveries("sent") == 1
-        assert store.defer_deliveries([mail.id], now + timedelta(hours=1)) == 1  # type: ignore[list-item]
+        assert store.defer_sink(["mail"], now + timedelta(hours=1)) == 1
+        assert store.defer_sink(["mail"], now + timedelta(minutes=1)) == 0  # never brought forward
         assert store.due_deliveries(now) == []
         assert store.claim_delivery(mail.id, "a:1", now - timedelta(seconds=1))  # type: ignore[arg-type]
         assert store.release_stale_deliveries(now) == 1  # its sender died: the claim lapsed
@@ -336,5 +337,30 @@ def test_outbox_queries(db_url: str) -> None:
         assert [(d.sink, d.attempts, d.last_error) for d, _ in store.deliveries(["failed"])] == [("mail", 1, "refused")]
         assert store.requeue_failed_deliveries(now) == 1
         assert [d.sink for d, _ in store.due_deliveries(now)] == ["mail"]
+    finally:
+        store.close()
+
+
+def test_due_deliveries_come_per_sink_oldest_first_and_capped(db_url: str) -> None:
+    """A sink is due when any of its rows is; then its oldest rows come (the ones waiting out a
+    backoff included), at most `per_sink`; a sink with a row being sent is left out."""
+    store = Store(db_url)
+    try:
+        store.record(_rec("q", None, "v0", status="baseline"))
+        for n in range(1, 5):  # four changes, each one row per sink
+            store.record(_rec("q", store.page_state("q").snapshot_id, f"v{n}", sinks=[_Sink("down"), _Sink("up")]))
+        now = utcnow()
+        assert store.defer_sink(["down"], now + timedelta(minutes=5)) == 4
+        rows = store.due_deliveries(now, per_sink=2)
+        assert [d.sink for d, _ in rows] == ["up", "up"]  # "down" has nothing due
+        assert [d.event_id for d, _ in rows] == sorted(d.event_id for d, _ in rows)
+        store.record(_rec("q", store.page_state("q").snapshot_id, "v5", sinks=[_Sink("down")]))  # new traffic
+        rows = store.due_deliveries(now + timedelta(seconds=1), per_sink=2)
+        down = [d for d, _ in rows if d.sink == "down"]
+        oldest = sorted(d.event_id for d, _ in store.deliveries(["pending"]) if d.sink == "down")[:2]
+        assert [d.event_id for d in down] == oldest  # the oldest two, not the new one
+        assert [d.event_id for d, _ in rows] == sorted(d.event_id for d, _ in rows)
+        assert store.claim_delivery(down[0].id, "a:1", now + timedelta(seconds=60))  # type: ignore[arg-type]
+        assert {d.sink for d, _ in store.due_deliveries(now + timedelta(seconds=1))} == {"up"}  # "down" is busy
     finally:
         store.close()

@@ -81,3 +81,19 @@ def test_unit_declares_the_service_contract() -> None:
     assert service["DynamicUser"] == "yes"
     assert service["Restart"] == "on-failure"
     assert service["Environment"] == "MONITOR_CONFIG=/etc/policy-monitor/monitor.toml"
+
+
+def _bytes(value: str) -> int:
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(value[:-1]) * units[value[-1]] if value[-1] in units else int(value)
+
+
+def test_unit_bounds_memory_and_tasks_above_the_measured_peak() -> None:
+    parser = configparser.RawConfigParser(strict=False, delimiters=("=",), empty_lines_in_values=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(UNIT.read_text())
+    service = parser["Service"]
+    high, limit = _bytes(service["MemoryHigh"]), _bytes(service["MemoryMax"])
+    # bench/peak_memory.py: 470-560 MiB with 4 workers on 9.5 MB pages; 11 threads (systemd/README.md).
+    assert 560 << 20 < high < limit
+    assert int(service["TasksMax"]) >= 4 * 11
