@@ -276,13 +276,10 @@ class Store:
             return list(session.exec(query))
 
     def events(
-        self, *, since: datetime | None = None, kind: str | None = None, page_id: str | None = None,
-        after_id: int | None = None,
+        self, *, since: datetime | None = None, kind: str | None = None, page_id: str | None = None
     ) -> list[Event]:
         with self.session() as session:
             query = select(Event).order_by(Event.detected_at, Event.id)  # type: ignore[arg-type]
-            if after_id is not None:
-                query = query.where(Event.id > after_id)  # type: ignore[operator]
             if since is not None:
                 query = query.where(Event.detected_at >= since)
             if kind:
@@ -290,6 +287,13 @@ class Store:
             if page_id:
                 query = query.where(Event.page_id == page_id)
             return list(session.exec(query))
+
+    def events_after(self, event_id: int) -> list[Event]:
+        """Events with a larger id, in `events` order. A primary-key range, sorted here: ordered
+        by detected_at in SQL, SQLite walks that index over the whole table instead."""
+        with self.session() as session:
+            rows = list(session.exec(select(Event).where(Event.id > event_id)))  # type: ignore[arg-type]
+        return sorted(rows, key=lambda event: (event.detected_at, event.id or 0))
 
     def count_events(self) -> int:
         with self.engine.connect() as conn:

@@ -140,6 +140,23 @@ def _same_as_events(config: Path, out: Path) -> None:
     assert text == _csv_out(config)
 
 
+def _same_as_store(rt: Any, out: Path) -> None:
+    """In-process: write the files and compare them with the store's events (what `events --json`
+    prints, as the CLI comparisons above establish)."""
+    from monitor.export import write_csv, write_event_files
+
+    write_event_files(rt.store, out)
+    records = [event.as_json() for event in rt.store.events()]
+    with open(out / "events.json", encoding="utf-8") as handle:
+        assert json.load(handle) == records
+    text = (out / "events.csv").read_bytes().decode("utf-8")
+    header, rows = _read_csv(text)
+    _matches(rows, header, records)
+    expected = io.StringIO(newline="")
+    write_csv(records, expected)
+    assert text == expected.getvalue()
+
+
 def test_report_writes_events_json_and_csv(server: PageServer, write_config: Callable[..., Path],
                                            runtime_for: Callable[[Path], Any], tmp_path: Path) -> None:
     config, rt = _with_hostile_page(server, write_config, runtime_for)
@@ -161,25 +178,54 @@ def test_report_writes_events_json_and_csv(server: PageServer, write_config: Cal
         session.add(Event(page_id="evil", company=EVIL_COMPANY, url=first.url, kind="changed", quote="+early",
                           detected_at=first.detected_at - timedelta(days=30)))
         session.commit()
-    _same_as_events(config, out)
-    assert _json_lines(config)[0]["quote"] == "+early"
+    _same_as_store(rt, out)
+    assert rt.store.events()[0].quote == "+early"
 
     # Files changed behind the report's back are rewritten whole.
     for name in ("events.json", "events.csv"):
         path = out / name
         path.write_bytes(path.read_bytes()[:-40])
-        _same_as_events(config, out)
+        _same_as_store(rt, out)
 
 
 @pytest.mark.parametrize("broken", ["state", "missing"])
 def test_report_recovers_from_a_lost_or_broken_state(server: PageServer, write_config: Callable[..., Path],
                                                      runtime_for: Callable[[Path], Any], tmp_path: Path,
                                                      broken: str) -> None:
-    config, _ = scenario(server, write_config, runtime_for)
+    _, rt = scenario(server, write_config, runtime_for)
     out = tmp_path / "site"
-    _same_as_events(config, out)
+    _same_as_store(rt, out)
     if broken == "state":
         (out / ".events-export.json").write_text("{not json")
     else:
         (out / "events.json").unlink()
-    _same_as_events(config, out)
+    _same_as_store(rt, out)
+
+
+def test_a_rebuild_after_a_change_reads_only_the_new_events(server: PageServer, write_config: Callable[..., Path],
+                                                            runtime_for: Callable[[Path], Any], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon rebuilds after every change: the export must not read (or encode) the whole record."""
+    from monitor.export import write_event_files
+
+    _, rt = scenario(server, write_config, runtime_for)
+    out = tmp_path / "site"
+    write_event_files(rt.store, out)
+    full_reads: list[int] = []
+    real_events = rt.store.events
+    monkeypatch.setattr(rt.store, "events", lambda **kw: full_reads.append(1) or real_events(**kw))
+    server.set("/acme", _page("Acme answers requests.", "Acme now publishes a report."))
+    assert check_page(rt, rt.config.page("acme-guidelines")).status == "changed"
+    write_event_files(rt.store, out)
+    assert full_reads == []
+    with open(out / "events.json", encoding="utf-8") as handle:
+        assert json.load(handle) == [event.as_json() for event in real_events()]
+    # An event that must go in the middle: the one case that reads everything again.
+    with rt.store.session() as session:
+        session.add(Event(page_id="acme-guidelines", company="Acme", url="https://acme.example/", kind="changed",
+                          detected_at=real_events()[0].detected_at - timedelta(days=1)))
+        session.commit()
+    write_event_files(rt.store, out)
+    assert full_reads == [1]
+    with open(out / "events.json", encoding="utf-8") as handle:
+        assert json.load(handle) == [event.as_json() for event in real_events()]
