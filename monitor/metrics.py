@@ -302,9 +302,10 @@ class Metrics:
 
     def record_check(self, page_id: str, status: str, outcome: CheckOutcome | None = None) -> None:
         series = self._check_series.get((page_id, status))
-        if series is None:
+        if series is None and page_id in self.database.pages:  # (not one removed during its check)
             series = self._check_series[(page_id, status)] = self.checks.labels(page_id, status)
-        series.inc()
+        if series is not None:
+            series.inc()
         if outcome is None:
             return
         if status == "changed":
@@ -371,6 +372,11 @@ class _Server(ThreadingMixIn, WSGIServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out or hung up is its own business; socketserver would print a
+        # traceback to stderr for each.
+        log.debug("metrics request from %s failed", client_address, exc_info=True)
 
 
 def make_app(registry: CollectorRegistry, problem: Callable[[], str | None]) -> Callable[..., Iterable[bytes]]:
