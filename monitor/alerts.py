@@ -42,7 +42,7 @@ import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,11 @@ class DeliverySummary:
     failed: int = 0
     pending: int = 0
     gave_up: int = 0
+    # (sink key, outcome) -> attempts in this pass; outcome: sent | retry | failed (given up)
+    by_sink: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def count(self, sink: str, outcome: str) -> None:
+        self.by_sink[(sink, outcome)] = self.by_sink.get((sink, outcome), 0) + 1
 
 
 @dataclass(frozen=True)
@@ -361,6 +366,7 @@ class _Pass:
             if self.store.finish_delivery(delivery.id or 0, self.worker, status="sent", now=utcnow()):
                 with self.lock:
                     self.summary.sent += 1
+                    self.summary.count(delivery.sink, "sent")
                 log.info("alert sent: %s", _describe(delivery, event),
                          extra={"page": event.page_id, "event": event.kind, "sink": delivery.sink})
             else:
@@ -380,6 +386,7 @@ class _Pass:
         with self.lock:
             self.summary.failed += 1
             self.summary.gave_up += int(give_up)
+            self.summary.count(delivery.sink, "failed" if give_up else "retry")
         extra = {"page": event.page_id, "event": event.kind, "sink": delivery.sink}
         if give_up:
             log.error("alert delivery failed for good after %d attempts: %s: %s (`policy-monitor alerts retry` "

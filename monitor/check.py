@@ -94,6 +94,7 @@ class CheckOutcome:
     added: int = 0
     removed: int = 0
     seconds: float = 0.0
+    unrecorded: bool = False  # the database refused the record: a database fault, not the page's
 
     @property
     def failed(self) -> bool:
@@ -274,7 +275,7 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
         recorded = rt.store.record(rec)
     except StoreError as exc:
         log.error("%s: check not recorded: %s", page.id, exc)
-        return CheckOutcome(page.id, "failed", error=str(exc), seconds=time.monotonic() - clock)
+        return CheckOutcome(page.id, "failed", error=str(exc), seconds=time.monotonic() - clock, unrecorded=True)
     outcome = CheckOutcome(
         page_id=page.id, status="raced" if recorded.raced else rec.status, error=rec.error,
         http_status=rec.http_status, snapshot_id=recorded.snapshot_id, change_id=recorded.change_id,

@@ -227,10 +227,12 @@ def cmd_pages(args: argparse.Namespace) -> int:
 
 def _print_workers(workers: list[Any], lease: float) -> None:
     """`run` processes sharing this database (several when it is PostgreSQL), from their heartbeats."""
+    from monitor.coordinate import alive_within
+
     now = datetime.now(UTC)
     for worker in workers:
         ago = (now - worker.seen_at).total_seconds()
-        state = "alive" if ago <= min(30.0, lease / 3) * 3 else "silent"
+        state = "alive" if ago <= alive_within(lease) else "silent"
         print(f"worker {worker.name}: {state}, seen {ago:.0f}s ago, up since {_ts(worker.started_at)}, "
               f"{worker.checks} checks")
 
@@ -319,8 +321,12 @@ def format_event_line(event: Any) -> str:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
+    from monitor import export
     from monitor.store import Store
 
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"events: --json and --format {args.format} disagree; give one of them")
+    fmt = "json" if args.json else (args.format or "text")
     config = _load(args)
     since = _parse_since(args.since) if args.since else None
     if args.kind and args.kind not in EVENT_KINDS:
@@ -330,9 +336,12 @@ def cmd_events(args: argparse.Namespace) -> int:
         events = store.events(since=since, kind=args.kind, page_id=args.page)
     finally:
         store.close()
+    if fmt == "csv":
+        export.write_csv(export.records(events), sys.stdout)
+        return EXIT_OK
     for event in events:
-        print(json.dumps(event.as_json(), ensure_ascii=False) if args.json else format_event_line(event))
-    if not events and not args.json:
+        print(export.json_line(event.as_json()) if fmt == "json" else format_event_line(event))
+    if not events and fmt == "text":
         print("no events", file=sys.stderr)
     return EXIT_OK
 
@@ -548,7 +557,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", type=int, metavar="SNAP")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p = add("events", cmd_events, "recorded events, oldest first")
-    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.add_argument("--json", action="store_true", help="one JSON object a line (the same as --format json)")
+    p.add_argument("--format", choices=("text", "json", "csv"),
+                   help="text (default), json (one object a line) or csv (the same fields, a header row)")
     p.add_argument("--since", metavar="ISO", help="only events detected at or after this time")
     p.add_argument("--kind", metavar="K", help=f"only this kind ({', '.join(EVENT_KINDS)})")
     p.add_argument("--page", metavar="PAGE_ID", help="only this page")

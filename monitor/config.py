@@ -26,6 +26,7 @@ from pydantic import (
     ModelWrapValidatorHandler,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -348,12 +349,54 @@ class ArchiveSettings(_Strict):
         return check_http_url(value).rstrip("/")
 
 
+def parse_listen(value: str) -> tuple[str, int]:
+    """'127.0.0.1:9464', '[::1]:9464', 'localhost:9464' -> (host, port); port 0 picks a free one."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"not HOST:PORT: {value!r} (e.g. '127.0.0.1:9464', '[::1]:9464')")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"an IPv6 address needs brackets: {value!r} (e.g. '[::1]:9464')")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it could resolve anywhere
+
+
+class MetricsSettings(_Strict):
+    # Defined before `listen`, whose validator reads it.
+    allow_remote: bool = False
+    listen: str = "127.0.0.1:9464"
+    # /healthz says "stalled" when checks are running but none has finished for this long.
+    # Default: long enough for the slowest legitimate check (see stall_after_of).
+    stall_after: Duration | None = Field(None, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str, info: ValidationInfo) -> str:
+        host, _ = parse_listen(value)
+        if not is_loopback(host) and not info.data.get("allow_remote"):
+            raise ValueError(f"{value!r} is not a loopback address; metrics and health are served on this host "
+                             "only unless [metrics] allow_remote = true")
+        return value
+
+
 class Config(_Strict):
     monitor: MonitorSettings = MonitorSettings()
     alerts: list[AlertSink] = []
     pages: list[PageConfig] = []
     report: ReportSettings | None = None
     archive: ArchiveSettings = ArchiveSettings()
+    metrics: MetricsSettings | None = None  # off unless the section is there
     path: Path | None = None
 
     def page(self, page_id: str) -> PageConfig:
@@ -367,6 +410,15 @@ class Config(_Strict):
 
     def jitter_of(self, page: PageConfig) -> float:
         return page.jitter if page.jitter is not None else self.monitor.jitter
+
+    def stall_after(self) -> float:
+        """How long running checks may go without one finishing before /healthz says stalled.
+
+        Some check always holds its host's turn, and it ends within a fetch, a second fetch to
+        confirm a change and the database's busy waits: the default is that with room to spare."""
+        if self.metrics and self.metrics.stall_after:
+            return self.metrics.stall_after
+        return 3 * self.monitor.deadline + self.monitor.confirm_delay + 60
 
 
 def default_config_path() -> Path:

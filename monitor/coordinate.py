@@ -34,6 +34,16 @@ FRESH_SHARE = 0.95
 _POLL = 0.25  # seconds between claim attempts of a waiting `check`
 
 
+def heartbeat_every(lease: float) -> float:
+    """Seconds between a `run` process's heartbeats (its row in table `worker`)."""
+    return min(30.0, lease / 3)
+
+
+def alive_within(lease: float) -> float:
+    """A worker whose last heartbeat is older than this (three missed ones) is not alive."""
+    return 3 * heartbeat_every(lease)
+
+
 def min_age(interval: float, jitter: float) -> float:
     """How old the last check must be before a scheduled run may check the page again.
 

@@ -25,11 +25,13 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.check import Runtime
 from monitor.config import Config, ConfigError, PageConfig, load_config
-from monitor.coordinate import Refused, check_claimed
+from monitor.coordinate import Refused, alive_within, check_claimed, heartbeat_every
+from monitor.metrics import TICK, Health, Metrics, MetricsServer, make_app
 from monitor.redact import redact_database_url
 from monitor.sdnotify import Notifier
 from monitor.store import StoreError, worker_name
@@ -57,7 +59,23 @@ def first_run(last_checked: datetime | None, interval: float, now: datetime,
 class Daemon:
     def __init__(self, config_path: Path | None, config: Config, notifier: Notifier | None = None):
         self.config_path = config_path
+        self.worker = worker_name()
+        self.health = Health()
+        self.metrics: Metrics | None = None
+        self.server: MetricsServer | None = None
+        if config.metrics is not None:
+            dialect = "postgresql" if config.monitor.database.startswith("postgresql") else "sqlite"
+            self.metrics = Metrics(self.worker, dialect, self.health, lambda: self.health_problem() is None)
+            self.metrics.configure(config)
+            # Bound before anything else: a taken port is a start-up error, like a bad config.
+            try:
+                self.server = MetricsServer(config.metrics.listen, make_app(self.metrics.registry,
+                                                                            self.health_problem))
+            except OSError as exc:
+                raise ConfigError([f"key 'metrics.listen': {exc}"]) from None
         self.rt = Runtime.open(config)
+        if self.metrics is not None:
+            self.rt.fetcher.observer = self.metrics.observe_fetch
         self.notifier = notifier or Notifier()
         self.stop_event = threading.Event()
         self.reload_requested = threading.Event()
@@ -67,6 +85,8 @@ class Daemon:
                 "default": ThreadPoolExecutor(config.monitor.workers),
                 # Alerts and the watchdog never wait behind slow page checks.
                 "service": ThreadPoolExecutor(2),
+                # The health tick never waits behind a database that does not answer.
+                "health": ThreadPoolExecutor(1),
             },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
@@ -75,7 +95,6 @@ class Daemon:
         # Page jobs running right now; shutdown waits for them to reach 0 (see shutdown()).
         self._in_flight = 0
         self._idle = threading.Condition()
-        self.worker = worker_name()
         self.started_at = datetime.now(UTC)
         self.last_change: str | None = None
         self._report_lock = threading.Lock()
@@ -92,9 +111,11 @@ class Daemon:
         # Counted before the stop test: a job that saw no stop is one that shutdown waits for.
         with self._idle:
             self._in_flight += 1
+        self.health.check_started()
         try:
             self._check_page(page_id)
         finally:
+            self.health.check_finished()
             with self._idle:
                 self._in_flight -= 1
                 self._idle.notify_all()
@@ -115,11 +136,22 @@ class Daemon:
                 return
         except StoreError as exc:
             log.error("%s: cannot claim the page: %s", page_id, exc)
+            self.health.database_failed(str(exc))
+            if self.metrics:
+                self.metrics.record_check(page_id, "error")
             return
         except Exception:  # a bug must not kill the daemon; it is logged with its traceback
             log.exception("%s: unexpected error during check", page_id)
+            if self.metrics:
+                self.metrics.record_check(page_id, "error")
             return
         self.checks_done += 1
+        if outcome.unrecorded:
+            self.health.database_failed(outcome.error or "check not recorded")
+        else:
+            self.health.database_ok()
+        if self.metrics:
+            self.metrics.record_check(page_id, outcome.status, outcome)
         if outcome.status == "changed":
             self.last_change = f"{page_id} at {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
             self._deliver()
@@ -144,14 +176,36 @@ class Daemon:
     def _heartbeat_job(self) -> None:
         try:
             self.rt.store.heartbeat(self.worker, self.started_at, self.checks_done)
+            self.health.database_ok()
         except Exception as exc:  # a database hiccup must not stop the scheduler's service jobs
             log.warning("heartbeat not recorded: %s", exc)
+            self.health.database_failed(str(getattr(exc, "orig", None) or exc))  # the driver's words, not the SQL
+            return
+        if self.metrics:
+            try:
+                self.metrics.database.refresh(self.rt.store, alive_within(self.rt.config.monitor.lease))
+            except Exception as exc:
+                self.metrics.database.view = None
+                log.warning("database metrics not read: %s", exc)
+
+    def _tick_job(self) -> None:
+        self.health.tick()
+
+    def health_problem(self) -> str | None:
+        """Why /healthz answers 503, or None for 200."""
+        config = self.rt.config
+        return self.health.problem(now=time.monotonic(), stopping=self.stop_event.is_set(),
+                                   scheduler_running=self.scheduler.state == STATE_RUNNING,
+                                   stall_after=config.stall_after(),
+                                   write_every=heartbeat_every(config.monitor.lease))
 
     def _deliver(self) -> None:
         from monitor.alerts import deliver_pending
 
         try:
-            deliver_pending(self.rt)
+            summary = deliver_pending(self.rt)
+            if self.metrics:
+                self.metrics.record_deliveries(summary)
         except StoreError as exc:
             log.error("alert delivery: %s", exc)
         except Exception:
@@ -222,8 +276,10 @@ class Daemon:
                                id="deliver", executor="service", replace_existing=True)
         self.scheduler.add_job(self._refresh_statements, id="statements", executor="service", replace_existing=True,
                                next_run_time=now)
-        self.scheduler.add_job(self._heartbeat_job, "interval", seconds=min(30.0, self.rt.config.monitor.lease / 3),
+        self.scheduler.add_job(self._heartbeat_job, "interval", seconds=heartbeat_every(self.rt.config.monitor.lease),
                                id="heartbeat", executor="service", replace_existing=True, next_run_time=now)
+        self.scheduler.add_job(self._tick_job, "interval", seconds=TICK, id="health-tick", executor="health",
+                               replace_existing=True, next_run_time=now)
         pet = self.notifier.watchdog_interval()
         if pet:
             self.scheduler.add_job(self._watchdog_job, "interval", seconds=pet, id="watchdog",
@@ -243,10 +299,19 @@ class Daemon:
             log.warning("reload: a new database URL needs a restart; keeping %s", "the current database")
             new = new.model_copy(update={"monitor": new.monitor.model_copy(
                 update={"database": old.monitor.database})})
+        if new.metrics != old.metrics:
+            log.warning("reload: a change to [metrics] needs a restart; keeping the current one")
+            new = new.model_copy(update={"metrics": old.metrics})
+        from monitor.redact import register_secret_url
+
+        for sink in new.alerts:
+            register_secret_url(sink.url)
         self.rt.store.sync_pages(new.pages)
         old_pages = {p.id: p for p in old.pages if p.enabled}
         new_pages = {p.id: p for p in new.pages if p.enabled}
         self.rt.config = new
+        if self.metrics:
+            self.metrics.configure(new)
         now = datetime.now(UTC)
         last = self.rt.store.last_checked()
         added = removed = changed = 0
@@ -282,6 +347,9 @@ class Daemon:
         pages = len([p for p in self.rt.config.pages if p.enabled])
         log.info("policy-monitor running: %d pages, database %s", pages,
                  redact_database_url(self.rt.config.monitor.database))
+        if self.server:
+            self.server.start()
+            log.info("metrics on %s/metrics, health on %s/healthz", self.server.url, self.server.url)
         self.notifier.ready(self._status_text())
         while not self.stop_event.is_set():
             self.wake.wait(timeout=60)
@@ -323,6 +391,8 @@ class Daemon:
             self.rt.close()
         except Exception:
             log.exception("error while closing")
+        if self.server:
+            self.server.close()  # last: /healthz said "stopping" (503) while checks drained
         log.info("stopped")
         logging.shutdown()
         if not finished:

@@ -53,6 +53,9 @@ class Page(SQLModel, table=True):
     last_status: str | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     last_change_at: datetime | None = Field(default=None, sa_column=_ts())
+    # Start of the last check whose fetch got the page (any status but failed): operators
+    # alert on its age (monitor.metrics), which last_checked_at cannot tell while a page fails.
+    last_success_at: datetime | None = Field(default=None, sa_column=_ts())
     failures: int = 0
     gone: bool = False
     # Soft-failure memory: hash of the text that was seen once but not yet confirmed.

@@ -5,6 +5,7 @@ index.html    status board (company x jurisdiction, from pause_started / pause_l
 pages/ID.html one page's snapshots, changes and events
 changes/N.html one change: its events and a side-by-side diff with word-level highlighting
 feed.xml      Atom, one entry per event, newest first
+events.json, events.csv  every event, the fields of `events --json` (monitor.export)
 
 Every piece of page text goes through Jinja2's autoescaping (the feed through ElementTree),
 so a page that contains `<script>` shows that text and never runs it. Files are written to a
@@ -28,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from monitor.config import Config
 from monitor.diff import DELETE, INSERT, diff_lines, rows, split_lines
+from monitor.export import write_event_files
 from monitor.models import Change, Event, utcnow
 from monitor.status import BoardRow, board, refresh
 from monitor.store import Store
@@ -281,6 +283,7 @@ def build_report(store: Store, config: Config, out: Path) -> Path:
 
     namespace = uuid.uuid5(uuid.NAMESPACE_URL, "policy-monitor:" + hashlib.sha256(store.url.encode()).hexdigest())
     _write_bytes(out / "feed.xml", build_feed(events, namespace, now))
+    write_event_files(store, out)  # events.json, events.csv: the record for spreadsheets and notebooks
     # The index goes last: whatever it links to is already in place.
     latest = list(reversed(events))[:LATEST_EVENTS]
     _write(out / "index.html", env.get_template("index.html.j2").render(

@@ -39,6 +39,10 @@ class StoreError(Exception):
     """The database cannot be used (locked, read-only, full, unreachable)."""
 
 
+# Check statuses whose fetch got the page: they move `page.last_success_at`.
+FETCHED = frozenset({"baseline", "unchanged", "not_modified", "changed", "unconfirmed", "raced"})
+
+
 def sha256(data: bytes | str) -> str:
     return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
@@ -351,6 +355,33 @@ class Store:
                 query = query.where(Event.page_id == page_id)
             return list(session.exec(query))
 
+    def events_after(self, event_id: int) -> list[Event]:
+        """Events with a larger id, in `events` order. A primary-key range, sorted here: ordered
+        by detected_at in SQL, SQLite walks that index over the whole table instead."""
+        with self.session() as session:
+            rows = list(session.exec(select(Event).where(Event.id > event_id)))  # type: ignore[arg-type]
+        return sorted(rows, key=lambda event: (event.detected_at, event.id or 0))
+
+    def count_events(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(Event.__table__)).scalar() or 0)
+
+    # -- operators' gauges (monitor.metrics) ---------------------------------------------------
+
+    def page_gauges(self) -> list[tuple[str, datetime | None, int, bool, str | None, datetime | None]]:
+        """(id, last_success_at, failures, gone, claimed_by, claim_expires) of every page, in one read."""
+        with self.engine.connect() as conn:
+            return [(row[0], row[1], int(row[2] or 0), bool(row[3]), row[4], row[5])
+                    for row in conn.execute(_PAGE_GAUGES)]
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Outbox rows not yet sent, by status (pending, sending, failed): an index range, not a scan."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Delivery.status, func.count())  # type: ignore[call-overload]
+                                .where(Delivery.status.in_(("pending", "sending", "failed")))  # type: ignore[attr-defined]
+                                .group_by(Delivery.status))
+            return {str(status): int(count) for status, count in rows}
+
     # -- claims: several processes, one database ----------------------------------------------
     # A page is claimed before it is checked. The claim is one conditional UPDATE (its rowcount
     # says who won), so it needs no lock beyond the row's own; it lapses at claim_expires, so a
@@ -375,9 +406,12 @@ class Store:
 
     def release_claim(self, page_id: str, worker: str) -> None:
         """Give a claim back without recording (record() itself clears the claim it holds)."""
-        with self.engine.begin() as conn:
-            conn.execute(update(Page).where(Page.id == page_id, Page.claimed_by == worker)  # type: ignore[arg-type]
-                         .values(claimed_by=None, claim_expires=None))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(update(Page).where(Page.id == page_id, Page.claimed_by == worker)  # type: ignore[arg-type]
+                             .values(claimed_by=None, claim_expires=None))
+        except OperationalError as exc:
+            raise StoreError(f"cannot release the claim of {page_id}: {exc.orig}") from None
 
     def release_claims(self, worker: str) -> int:
         """Give back every claim of this worker (at shutdown)."""
@@ -389,8 +423,11 @@ class Store:
     def claim_info(self, page_id: str) -> tuple[datetime | None, str | None, datetime | None]:
         """(last_checked_at, claimed_by, claim_expires) of a page; all None if it has no row."""
         # Core and a prebuilt statement: the daemon reads this before every scheduled check.
-        with self.engine.connect() as conn:
-            row = conn.execute(_CLAIM_INFO, {"b_id": page_id}).first()
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(_CLAIM_INFO, {"b_id": page_id}).first()
+        except OperationalError as exc:  # the daemon's first touch of the database in a check
+            raise StoreError(f"cannot read the claim of {page_id}: {exc.orig}") from None
         return (row[0], row[1], row[2]) if row else (None, None, None)
 
     def heartbeat(self, worker: str, started_at: datetime, checks: int) -> None:
@@ -536,6 +573,8 @@ class Store:
             # re-extraction fetched nothing: it must not make the page look freshly checked.
             if rec.status != "reextracted":
                 page_values["last_checked_at"] = rec.started_at
+            if rec.status in FETCHED:
+                page_values["last_success_at"] = rec.started_at
             page_values.update(last_status=status, last_error=rec.error, failures=rec.failures, gone=rec.gone,
                                pending_hash=rec.pending_hash, company=rec.company, url=rec.url)
             if not rec.keep_validators:
@@ -561,6 +600,8 @@ class Store:
         }
         if rec.status != "reextracted":
             values["b_last_checked_at"] = rec.started_at
+        if rec.status in FETCHED:
+            values["b_last_success_at"] = rec.started_at
         if not rec.keep_validators:
             values.update(b_etag=rec.etag, b_last_modified=rec.last_modified)
         with self.engine.begin() as conn:
@@ -569,7 +610,7 @@ class Store:
                 conn.execute(self._insert(Page.__table__).values(  # type: ignore[attr-defined]
                     id=rec.page_id, company=rec.company, url=rec.url, failures=rec.failures, gone=rec.gone,
                     last_status=rec.status, last_error=rec.error, etag=rec.etag, last_modified=rec.last_modified,
-                    last_checked_at=rec.started_at,
+                    last_checked_at=rec.started_at, last_success_at=values.get("b_last_success_at"),
                 ).on_conflict_do_nothing())
             check_id = int(conn.execute(_CHECK_INSERT, {
                 "page_id": rec.page_id, "started_at": rec.started_at, "finished_at": rec.finished_at,
@@ -876,6 +917,8 @@ _ARCHIVE_CONTINUES = select(and_(
     ~exists().where(_change_c.snapshot_id == _b_to),
 ))
 _CHECK_INSERT = Check.__table__.insert()  # type: ignore[attr-defined]
+_PAGE_GAUGES = select(_page_c.id, _page_c.last_success_at, _page_c.failures, _page_c.gone, _page_c.claimed_by,
+                      _page_c.claim_expires)
 _CLAIM_INFO = select(_page_c.last_checked_at, _page_c.claimed_by, _page_c.claim_expires).where(
     _page_c.id == bindparam("b_id"))
 
