@@ -13,11 +13,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.browser import Browser
 from monitor.classify import classify
 from monitor.config import Config, MonitorSettings, PageConfig
 from monitor.diff import diff_lines, stats
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
+from monitor.fetchmode import fetch_page
 from monitor.models import utcnow
 from monitor.store import CheckRecord, EventDraft, PageState, Store, StoreError, Version, sha256
 
@@ -35,19 +37,25 @@ _SOFT_ERROR_MAX_CHARS = 1500
 
 @dataclass
 class Runtime:
-    """What a check needs: config, database and a shared fetcher (per-host politeness)."""
+    """What a check needs: config, database, a shared fetcher (per-host politeness) and the
+    process's browser (started only when a page is first rendered)."""
 
     config: Config
     store: Store
     fetcher: Fetcher
+    browser: Browser
 
     @classmethod
     def open(cls, config: Config, store: Store | None = None, fetcher: Fetcher | None = None) -> Runtime:
         store = store or Store(config.monitor.database)
         store.sync_pages(config.pages)
-        return cls(config, store, fetcher or Fetcher(policy_from_settings(config.monitor)))
+        fetcher = fetcher or Fetcher(policy_from_settings(config.monitor))
+        settings = config.monitor
+        browser = Browser(settings.browser_path, settings.browser_renders, settings.browser_memory, fetcher.resolver)
+        return cls(config, store, fetcher, browser)
 
     def close(self) -> None:
+        self.browser.close()
         self.fetcher.close()
         self.store.close()
 
@@ -65,6 +73,7 @@ class CheckOutcome:
     added: int = 0
     removed: int = 0
     seconds: float = 0.0
+    fetch_mode: str | None = None  # plain | browser: how the page was had (None: not had)
 
     @property
     def failed(self) -> bool:
@@ -109,18 +118,16 @@ def _second_look(rt: Runtime, page: PageConfig, state: PageState, rules: Rules) 
 
 def _fetch_text(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
                 conditional: bool = True) -> tuple[FetchResult, str | None, str | None]:
-    """Fetch and extract; the text is None when the raw body is the stored one (no work needed)."""
-    result = rt.fetcher.fetch(
-        page.url,
-        etag=state.etag if conditional and state.snapshot_id else None,
-        last_modified=state.last_modified if conditional and state.snapshot_id else None,
-    )
+    """Fetch (plainly or in the browser: monitor.fetchmode) and extract; the text is None when
+    the raw body is the stored one (no work needed)."""
+    result = fetch_page(rt, page, state, rules, conditional)
     if result.not_modified:
         return result, None, None
     raw_hash = sha256(result.body)
     if raw_hash == state.raw_hash and state.extract_sig == rules.signature():
         return result, None, raw_hash  # byte-identical body, same rules: same text
-    text = extract(result.body, content_type=result.content_type, charset=result.charset, rules=rules)
+    text = result.text if result.text is not None else extract(
+        result.body, content_type=result.content_type, charset=result.charset, rules=rules)
     return result, text, raw_hash
 
 
@@ -143,7 +150,7 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
     old_text: str | None = None
     try:
         result, text, raw_hash = _fetch_text(rt, page, state, rules)
-        rec.http_status = result.status
+        rec.http_status, rec.fetch_mode = result.status, result.mode
         if result.not_modified or text is None:
             rec.status = "not_modified" if result.not_modified else "unchanged"
             rec.pending_hash = None  # the page shows its recorded text again: nothing pending
@@ -159,7 +166,7 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
                               raw_hash=raw_hash,
                               # with the header's charset, so `reextract` decodes the body as this check did
                               content_type=result.content_type + (f"; charset={result.charset}" if result.charset
-                                                                  else ""))
+                                                                  else ""), fetch_mode=result.mode)
             if state.snapshot_id is None:
                 rec.status, rec.version = "baseline", version
             elif text_hash == state.text_hash:
@@ -226,6 +233,7 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
         http_status=rec.http_status, snapshot_id=recorded.snapshot_id, change_id=recorded.change_id,
         events=rec.events if not recorded.raced else [], event_ids=recorded.event_ids,
         added=rec.added, removed=rec.removed, seconds=time.monotonic() - clock,
+        fetch_mode=rec.fetch_mode if rec.status != "failed" else None,
     )
     _log_outcome(page, outcome, rec)
     return outcome

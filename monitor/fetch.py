@@ -72,6 +72,8 @@ class FetchResult:
     not_modified: bool = False
     elapsed: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    mode: str = "plain"  # plain | browser: how the body was had (monitor.fetchmode)
+    text: str | None = None  # its normalized text, when the fetch stage already extracted it
 
 
 @dataclass(frozen=True)
@@ -198,15 +200,26 @@ def address_allowed(address: str, allow: bool | tuple[str, ...]) -> bool:
     return any(ip in ipaddress.ip_network(net, strict=False) for net in allow)
 
 
+def allowed_addresses(host: str, port: int, resolver: Resolver, allow: bool | tuple[str, ...]) -> list[str]:
+    """The addresses `host` resolves to when every one of them may be contacted; else FetchError.
+
+    The one address check of the project: the plain fetcher's connections and every connection
+    a page rendered in the browser opens (monitor.browser) pass through it.
+    """
+    addresses = resolver(host, port)
+    for address in addresses:
+        if not address_allowed(address, allow):
+            raise FetchError(f"refused: {host} resolves to non-public address {address} "
+                             "(set allow_private_addresses to permit)")
+    return addresses
+
+
 def _guard(host: str, port: int) -> None:
-    """Refuse a target whose every resolved address is not allowed, before any packet is sent."""
+    """Refuse a target with any resolved address that is not allowed, before any packet is sent."""
     ctx: _Context | None = getattr(_local, "ctx", None)
     if ctx is None:
         return
-    for address in ctx.resolver(host, port):
-        if not address_allowed(address, ctx.policy.allow_private):
-            raise FetchError(f"refused: {host} resolves to non-public address {address} "
-                             "(set allow_private_addresses to permit)")
+    allowed_addresses(host, port, ctx.resolver, ctx.policy.allow_private)
 
 
 class _GuardedConnectionMixin:

@@ -60,6 +60,9 @@ class Page(SQLModel, table=True):
     # Multi-process coordination (PostgreSQL): who is checking this page, until when.
     claimed_by: str | None = None
     claim_expires: datetime | None = Field(default=None, sa_column=_ts())
+    # How the last good check had the page: 'plain' or 'browser'; for `fetch = "auto"` the
+    # remembered choice (monitor.fetchmode). None: not yet, or the URL changed since.
+    fetch_mode: str | None = Field(default=None, max_length=16)
 
 
 class RawBody(SQLModel, table=True):
@@ -86,6 +89,8 @@ class Snapshot(SQLModel, table=True):
     extract_sig: str = Field(default="", max_length=64)
     # 'fetch' for a fetched version, 'reextract' for a new baseline after a selector change.
     origin: str = Field(default="fetch", max_length=16)
+    # 'plain' (the HTTP body) or 'browser' (the DOM after the page's scripts ran).
+    fetch_mode: str = Field(default="plain", max_length=16, sa_column_kwargs={"server_default": "plain"})
 
 
 class Check(SQLModel, table=True):
