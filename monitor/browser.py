@@ -63,6 +63,8 @@ _FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--allow-browser-signin=false",  # no account look-ups at accounts.google.com for each context
+    "--disable-domain-reliability",
     "--disable-breakpad",
     "--disable-crash-reporter",
     "--no-first-run",
@@ -155,7 +157,7 @@ class _Guard:
     """
 
     resolver: Resolver
-    allow: bool | tuple[str, ...]
+    allow: bool | tuple[str, ...] | None  # None: refuse everything (the browser's own traffic)
     timeout: float
     budget: int  # bytes all connections together may receive
     refused: list[str] = field(default_factory=list)
@@ -184,10 +186,12 @@ class _Guard:
             host, port = await asyncio.wait_for(_socks_request(reader, writer), self.timeout)
             loop = asyncio.get_running_loop()
             try:
+                if self.allow is None:
+                    raise FetchError("the browser's own traffic")
                 addresses = await loop.run_in_executor(None, allowed_addresses, host, port, self.resolver, self.allow)
             except FetchError as exc:
-                self.refused.append(f"{host}:{port}: {exc.reason}")
-                log.info("browser: refused a connection to %s:%s: %s", host, port, exc.reason)
+                self.refused.append(f"{host}:{port} ({exc.reason})")
+                log.debug("browser: refused a connection to %s:%s: %s", host, port, exc.reason)
                 await _socks_reply(writer, _SOCKS_REFUSED)
                 return
             up_reader, upstream = await self._connect(addresses, port)
@@ -457,7 +461,7 @@ class Browser:
                 self._playwright, self._driver_pid = await _start_playwright()
             executable = find_chromium(self.path)
             # A proxy for the browser's own traffic (none is wanted): a guard that allows nothing.
-            nowhere = await _Guard(self.resolver, (), 1.0, 0).start()
+            nowhere = await _Guard(self.resolver, None, 1.0, 0).start()
             self._browser = await self._playwright.chromium.launch(
                 executable_path=executable, headless=True, chromium_sandbox=False,
                 args=[*_FLAGS, f"--js-flags=--jitless --max-old-space-size={max(self.memory_mb // 2, 128)}"],
@@ -498,8 +502,15 @@ class Browser:
                     locale="en-US", timezone_id="UTC", viewport={"width": 1280, "height": 1024},
                     reduced_motion="reduce", storage_state=self._storage.get(options.storage_key or ""),
                 )
-                return await self._load(context, url, options, stage, crashed, started)
+                result = await self._load(context, url, options, stage, crashed, started)
+            if guard.refused:
+                log.info("browser: %s: refused %d connection(s) the page tried: %s", url, len(guard.refused),
+                         "; ".join(guard.refused[:5]))
+            return result
         except TimeoutError:
+            if context is None and stage[0] != "resolving the page's host":
+                # No context within the whole deadline: the browser itself does not answer.
+                self._restart_hung("it did not open a page within the deadline")
             raise FetchError(f"deadline of {options.deadline:g}s exceeded while {stage[0]}"
                              + _refusals(guard)) from None
         except FetchError as exc:
@@ -572,10 +583,14 @@ class Browser:
             await asyncio.wait_for(context.close(), _CLOSE_GRACE)
         except Exception as exc:
             # A context that cannot be closed means a browser that no longer answers.
-            log.warning("browser: closing a page failed (%s); restarting the browser", _first_line(exc))
-            self._kill(self._browser_pid)
-            self._browser = None
-            self.restarts += 1
+            self._restart_hung(f"closing a page failed: {_first_line(exc)}")
+
+    def _restart_hung(self, why: str) -> None:
+        log.warning("browser: Chromium hangs (%s); killing it, the next page starts it again", why)
+        self._kill(self._browser_pid)
+        self._browser = None
+        self._browser_pid = None
+        self.restarts += 1
 
     def _crash_reason(self) -> str:
         if time.monotonic() - self._memory_kill_at < 5:

@@ -18,8 +18,8 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from monitor.browser import RenderOptions
-from monitor.config import MonitorSettings, PageConfig
+from monitor.browser import RenderOptions, missing_reason
+from monitor.config import Config, MonitorSettings, PageConfig
 from monitor.extract import ExtractError, Rules, detect_type, extract, noscript_text
 from monitor.fetch import FetchError, FetchResult, host_of
 
@@ -59,6 +59,20 @@ def shell_reason(result: FetchResult, rules: Rules, min_text: int) -> tuple[str 
     if notice:
         return text, f"it says {notice.group(0)!r}"
     return text, None
+
+
+def browser_problems(config: Config) -> tuple[list[str], list[str]]:
+    """(errors, warnings) for pages that are rendered when this machine cannot render: a
+    `browser` page cannot be checked at all, an `auto` page only while it needs no browser."""
+    rendered = [page for page in config.pages if config.fetch_of(page) != "plain"]
+    reason = missing_reason(config.monitor.browser_path) if rendered else None
+    if reason is None:
+        return [], []
+    errors = [f'page {page.id!r}: fetch = "browser" needs a browser, but {reason}'
+              for page in rendered if config.fetch_of(page) == "browser"]
+    warnings = [f'page {page.id!r}: fetch = "auto" cannot render the page if it needs that, because {reason}'
+                for page in rendered if config.fetch_of(page) == "auto"]
+    return errors, warnings
 
 
 def render_options(settings: MonitorSettings, page: PageConfig) -> RenderOptions:
