@@ -437,6 +437,8 @@ class Browser:
     # -- the loop thread's side -----------------------------------------------------------
 
     async def _shutdown(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
         with contextlib.suppress(Exception):
             if self._browser is not None:
                 await asyncio.wait_for(self._browser.close(), _CLOSE_GRACE)
@@ -449,7 +451,7 @@ class Browser:
         if self._launching is None:
             self._launching = asyncio.Lock()
         async with self._launching:
-            if self._browser is not None and self._browser.is_connected():
+            if self._browser is not None and self._browser.is_connected() and _alive(self._browser_pid):
                 return self._browser
             if self._browser is not None:
                 log.warning("browser: Chromium is gone (crashed or killed); starting it again")
@@ -494,14 +496,13 @@ class Browser:
                 await asyncio.get_running_loop().run_in_executor(None, allowed_addresses, *_host_port(url),
                                                                  self.resolver, options.allow_private)
                 stage[0] = "starting the browser"
-                browser = await self._ensure_browser()
-                stage[0] = "opening a browser context"
-                context = await browser.new_context(
-                    proxy={"server": await guard.start()}, user_agent=options.user_agent,
-                    accept_downloads=False, service_workers="block", java_script_enabled=True,
-                    locale="en-US", timezone_id="UTC", viewport={"width": 1280, "height": 1024},
-                    reduced_motion="reduce", storage_state=self._storage.get(options.storage_key or ""),
-                )
+                proxy = await guard.start()
+                try:
+                    context = await self._new_context(proxy, options)
+                except Exception:
+                    if _alive(self._browser_pid):
+                        raise
+                    context = await self._new_context(proxy, options)  # it died just now: a new one
                 result = await self._load(context, url, options, stage, crashed, started)
             if guard.refused:
                 log.info("browser: %s: refused %d connection(s) the page tried: %s", url, len(guard.refused),
@@ -524,6 +525,15 @@ class Browser:
             if context is not None:
                 await self._close_context(context)
             await guard.close()
+
+    async def _new_context(self, proxy: str, options: RenderOptions) -> Any:
+        browser = await self._ensure_browser()
+        return await browser.new_context(
+            proxy={"server": proxy}, user_agent=options.user_agent, accept_downloads=False,
+            service_workers="block", java_script_enabled=True, locale="en-US", timezone_id="UTC",
+            viewport={"width": 1280, "height": 1024}, reduced_motion="reduce",
+            storage_state=self._storage.get(options.storage_key or ""),
+        )
 
     async def _load(self, context: Any, url: str, options: RenderOptions, stage: list[str], crashed: list[str],
                     started: float) -> FetchResult:
@@ -560,6 +570,9 @@ class Browser:
             stage[0] = "waiting for the page to settle (requests still running or scripts still busy)"
             await _settle(page, tracker, _SETTLE_QUIET)
         stage[0] = "reading the page"
+        if not page.url.startswith(("http://", "https://")):  # Chromium's error page, after a refused navigation
+            raise FetchError(f"the page navigated to an address that was refused or did not answer ({page.url[:80]})",
+                             http_status=status)
         size, html = await page.evaluate(_SERIALIZE, options.max_bytes)
         body = (html or "").encode("utf-8")
         if html is None or len(body) > options.max_bytes:
@@ -608,7 +621,8 @@ class Browser:
             sizes = {pid: _memory_kb(pid) for pid in processes}
             if sum(sizes.values()) <= limit_kb:
                 continue
-            renderers = [pid for pid in processes if "--type=renderer" in _cmdline(pid)]
+            # Chromium rewrites its children's command lines into one string: a substring test.
+            renderers = [pid for pid in processes if "--type=renderer" in " ".join(_cmdline(pid))]
             if not renderers:
                 continue
             biggest = max(renderers, key=sizes.__getitem__)

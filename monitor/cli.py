@@ -192,7 +192,7 @@ def cmd_pages(args: argparse.Namespace) -> int:
         rows = {page.id: page for page in store.pages()}
         table = Table(box=None, pad_edge=False)
         for column in ("page", "company", "every", "fetch", "last check", "status", "next check", "claim"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column == "fetch")
         for page in config.pages:
             row = rows.get(page.id)
             interval = config.interval_of(page)
