@@ -71,6 +71,9 @@ _FLAGS = (
     "--no-default-browser-check",
     "--deny-permission-prompts",
     "--mute-audio",
+    # No zygote: its children drop capabilities with capset(), which the unit's system-call filter
+    # (~@privileged) refuses, and Chromium aborts on that. Renderers start by fork and exec instead.
+    "--no-zygote",
 )
 # Playwright defaults that do not suit us: SwiftShader (a JIT) and a disabled pop-up blocker.
 _IGNORED_DEFAULTS = ["--enable-unsafe-swiftshader", "--disable-popup-blocking"]
@@ -319,12 +322,15 @@ def _memory_kb(pid: int) -> int:
     return 0
 
 
-def _alive(pid: int | None) -> bool:
+def _dead(pid: int | None) -> bool:
+    """A process we know of that is gone (or a zombie); False for an unknown one."""
+    if not pid:
+        return False
     try:
         with open(f"/proc/{pid}/stat") as file:
-            return file.read().rpartition(")")[2].split()[0] != "Z"
+            return file.read().rpartition(")")[2].split()[0] == "Z"
     except (OSError, IndexError):
-        return False
+        return True
 
 
 def _kill(pids: list[int]) -> None:
@@ -451,19 +457,22 @@ class Browser:
         if self._launching is None:
             self._launching = asyncio.Lock()
         async with self._launching:
-            if self._browser is not None and self._browser.is_connected() and _alive(self._browser_pid):
+            if self._browser is not None and self._browser.is_connected() and not _dead(self._browser_pid):
                 return self._browser
             if self._browser is not None:
                 log.warning("browser: Chromium is gone (crashed or killed); starting it again")
                 self._kill(self._browser_pid)
                 self.restarts += 1
-            if self._playwright is not None and not _alive(self._driver_pid):
+            if self._playwright is not None and _dead(self._driver_pid):
                 self._playwright = None  # the driver died: a new one
             if self._playwright is None:
                 self._playwright, self._driver_pid = await _start_playwright()
             executable = find_chromium(self.path)
             # A proxy for the browser's own traffic (none is wanted): a guard that allows nothing.
             nowhere = await _Guard(self.resolver, None, 1.0, 0).start()
+            # Without Chromium's own sandbox (--no-sandbox; --no-zygote needs that too): it needs user
+            # namespaces, which the unit forbids (RestrictNamespaces=yes), or root, which --no-sandbox
+            # needs anyway. The service's sandbox holds the browser instead (docs/browser.md).
             self._browser = await self._playwright.chromium.launch(
                 executable_path=executable, headless=True, chromium_sandbox=False,
                 args=[*_FLAGS, f"--js-flags=--jitless --max-old-space-size={max(self.memory_mb // 2, 128)}"],
@@ -500,7 +509,7 @@ class Browser:
                 try:
                     context = await self._new_context(proxy, options)
                 except Exception:
-                    if _alive(self._browser_pid):
+                    if not _dead(self._browser_pid):
                         raise
                     context = await self._new_context(proxy, options)  # it died just now: a new one
                 result = await self._load(context, url, options, stage, crashed, started)
