@@ -1,11 +1,15 @@
 """Run a command under the process restrictions of systemd/policy-monitor.service, without systemd.
 
-    python tests/unit_sandbox.py -- COMMAND ARGS...      (as root)
+    python tests/unit_sandbox.py [--writable PATH ...] -- COMMAND ARGS...      (as root)
 
 Where systemd cannot start a transient unit (no systemd as PID 1, as in containers and on the
 development machines), this applies by hand the unit's settings that decide whether a browser
 can run inside it, then execs COMMAND:
 
+* ProtectSystem=strict     -> the whole file system read-only, but /tmp (the unit's PrivateTmp=
+                             is writable) and the --writable paths (its StateDirectory=);
+* ProtectProc=invisible, ProcSubset=pid -> a /proc of processes only (no /proc/cpuinfo,
+                             /proc/meminfo, /proc/sys ...); both in a mount namespace of our own;
 * CapabilityBoundingSet= (empty), AmbientCapabilities= -> no capability at all: the bounding set
                              emptied and the process's own sets cleared;
 * NoNewPrivileges=yes      -> PR_SET_NO_NEW_PRIVS;
@@ -15,10 +19,10 @@ can run inside it, then execs COMMAND:
 * RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX, RestrictNamespaces=yes,
   SystemCallArchitectures=native -> the same seccomp filter.
 
-Not applied (they need mount namespaces or systemd itself, and do not bear on the browser):
-ProtectSystem, ProtectHome, PrivateTmp, PrivateDevices, ProtectKernel*, ProtectProc, PrivateUsers;
-and DynamicUser: the user stays root, stripped of every capability, because the test's Python
-may live where only root can read (pyenv under /root).
+Not applied: ProtectHome and DynamicUser, because the test's Python may live where only root
+can read (pyenv under /root): the user stays root, stripped of every capability; a private /tmp
+(the test's files live there); PrivateDevices, ProtectKernel*, ProtectClock and PrivateUsers,
+which need systemd's own machinery and do not bear on a browser.
 The settings are read from the unit file, so a change there changes what is applied here.
 """
 
@@ -37,6 +41,9 @@ from pathlib import Path
 UNIT = Path(__file__).resolve().parent.parent / "systemd" / "policy-monitor.service"
 PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 24, 38, 65, 1
 _CAPABILITY_VERSION_3 = 0x20080522
+CLONE_NEWNS = 0x00020000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
+    1, 2, 4, 8, 32, 4096, 16384, 1 << 18)
 _NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 \
     | 0x00000080  # CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME
 _FAMILIES = {"AF_UNIX": socket.AF_UNIX, "AF_INET": socket.AF_INET, "AF_INET6": socket.AF_INET6}
@@ -89,13 +96,13 @@ def allowed_syscalls(settings: dict[str, list[str]]) -> set[str]:
     return allowed
 
 
-def load_filter(settings: dict[str, list[str]]) -> None:
+def load_filter(settings: dict[str, list[str]], allowed: set[str]) -> None:
     import pyseccomp as seccomp
 
     assert settings.get("SystemCallErrorNumber") == ["EPERM"], settings.get("SystemCallErrorNumber")
     assert settings.get("RestrictNamespaces") == ["yes"], settings.get("RestrictNamespaces")
     families = [_FAMILIES[name] for name in settings["RestrictAddressFamilies"][0].split()]
-    allowed = allowed_syscalls(settings) - {"socket", "clone", "clone3", "unshare", "setns"}
+    allowed = allowed - {"socket", "clone", "clone3", "unshare", "setns"}
     rules = seccomp.SyscallFilter(defaction=seccomp.ERRNO(errno.EPERM))
     for name in sorted(allowed):
         with contextlib.suppress(RuntimeError, ValueError, OSError):  # a name unknown to this libseccomp
@@ -105,6 +112,27 @@ def load_filter(settings: dict[str, list[str]]) -> None:
     rules.add_rule(seccomp.ALLOW, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, _NAMESPACE_FLAGS, 0))
     rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")  # as systemd does: glibc falls back to clone
     rules.load()
+
+
+def _mount(libc: ctypes.CDLL, source: str | None, target: str, kind: str | None, flags: int,
+           data: str | None = None) -> None:
+    def c(text: str | None) -> bytes | None:
+        return text.encode() if text is not None else None
+
+    if libc.mount(c(source), c(target), c(kind), flags, c(data)) != 0:
+        raise OSError(ctypes.get_errno(), f"mount {target}")
+
+
+def confine_files(libc: ctypes.CDLL, settings: dict[str, list[str]], writable: list[str]) -> None:
+    if libc.unshare(CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
+    if settings.get("ProtectSystem") == ["strict"]:
+        for path in ["/tmp", *writable]:  # mounts of their own keep their write access
+            _mount(libc, path, path, None, MS_BIND | MS_REC)
+        _mount(libc, None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    if settings.get("ProtectProc") == ["invisible"] and settings.get("ProcSubset") == ["pid"]:
+        _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible,subset=pid")
 
 
 def drop_capabilities(libc: ctypes.CDLL) -> None:
@@ -118,9 +146,13 @@ def drop_capabilities(libc: ctypes.CDLL) -> None:
 
 
 def main(argv: list[str]) -> None:
-    command = argv[argv.index("--") + 1:]
+    split = argv.index("--")
+    command = argv[split + 1:]
+    writable = [argv[i + 1] for i in range(1, split) if argv[i] == "--writable"]
     settings = unit_settings()
+    allowed = allowed_syscalls(settings)  # asks systemd-analyze, before /proc and / are narrowed
     libc = ctypes.CDLL(None, use_errno=True)
+    confine_files(libc, settings, writable)
     if settings.get("CapabilityBoundingSet") == [""] and settings.get("AmbientCapabilities") == [""]:
         drop_capabilities(libc)
     if settings.get("NoNewPrivileges") == ["yes"] and libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
@@ -128,7 +160,7 @@ def main(argv: list[str]) -> None:
     if settings.get("MemoryDenyWriteExecute") == ["yes"] and \
             libc.prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "PR_SET_MDWE (needs Linux 6.3)")
-    load_filter(settings)
+    load_filter(settings, allowed)
     os.execvp(command[0], command)
 
 
