@@ -74,6 +74,16 @@ _FLAGS = (
     # No zygote: its children drop capabilities with capset(), which the unit's system-call filter
     # (~@privileged) refuses, and Chromium aborts on that. Renderers start by fork and exec instead.
     "--no-zygote",
+    # Chromium keeps only the last --disable-features and --enable-features: Playwright's own
+    # lists (http stays http, no calls to Google at start, ...) and ours. Ours: each new window
+    # (one per check) would preload the omnibox pop-up's WebUI, a renderer of its own that cost
+    # 1.1 s of CPU per check, two thirds of a render; no spare renderer kept waiting (90 MB);
+    # the network service in the browser process (one process and 20 MB less).
+    "--disable-features=AvoidUnnecessaryBeforeUnloadCheckSync,DestroyProfileOnBrowserClose,HttpsUpgrades,"
+    "HttpsFirstBalancedModeAutoEnable,LensOverlay,MediaRouter,PaintHolding,ThirdPartyStoragePartitioning,"
+    "AvoidCorsURLLoaderRestartOnRedirect,OptimizationHints,NetworkTimeServiceQuerying,AimEnabled,"
+    "PreconnectToSearch,WebUIOmniboxPopup,WebUIOmniboxAimPopup,SpareRendererForSitePerProcess",
+    "--enable-features=CDPScreenshotNewSurface,SkipListAccountsWithoutGaiaCookies,NetworkServiceInProcess2",
 )
 # Playwright defaults that do not suit us: SwiftShader (a JIT) and a disabled pop-up blocker.
 _IGNORED_DEFAULTS = ["--enable-unsafe-swiftshader", "--disable-popup-blocking"]
@@ -224,8 +234,10 @@ class _Guard:
         return None, None
 
     async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, count: bool) -> None:
+        # The read timeout is the server's (`count`: the direction towards the page): a browser
+        # waiting in silence for a slow answer is not idle.
         with contextlib.suppress(OSError, TimeoutError):
-            while data := await asyncio.wait_for(source.read(65536), self.timeout):
+            while data := await asyncio.wait_for(source.read(65536), self.timeout if count else None):
                 if count:
                     self.received += len(data)
                     if self.received > self.budget:
@@ -345,7 +357,7 @@ def _kill(pids: list[int]) -> None:
 class Browser:
     """One headless Chromium for this process, started on first use; thread-safe `render`."""
 
-    def __init__(self, path: str = "", renders: int = 2, memory_mb: int = 1024,
+    def __init__(self, path: str = "", renders: int = 1, memory_mb: int = 768,
                  resolver: Resolver = system_resolver):
         self.path = path
         self.memory_mb = memory_mb
@@ -678,12 +690,13 @@ async def _route(route: Any) -> None:
 
 
 async def _start_playwright() -> tuple[Any, int | None]:
-    """Playwright's Node.js driver, without a JIT (it too must run under MemoryDenyWriteExecute)."""
+    """Playwright's Node.js driver, without a JIT (it too must run under MemoryDenyWriteExecute),
+    and with a small young generation (its heap is most of its 100 MB)."""
     from playwright.async_api import async_playwright
 
     before = set(_children(os.getpid()))
     saved = os.environ.get("NODE_OPTIONS")
-    os.environ["NODE_OPTIONS"] = f"{saved or ''} --jitless".strip()
+    os.environ["NODE_OPTIONS"] = f"{saved or ''} --jitless --max-semi-space-size=1".strip()
     try:
         playwright = await async_playwright().start()
     finally:

@@ -130,8 +130,8 @@ class MonitorSettings(_Strict):
     browser_path: str = ""
     # Pages rendered at once (each a renderer process), and the memory, in MB, that the
     # browser's processes may use together before the biggest renderer is killed.
-    browser_renders: int = Field(2, ge=1, le=16)
-    browser_memory: int = Field(1024, ge=256)
+    browser_renders: int = Field(1, ge=1, le=16)
+    browser_memory: int = Field(768, ge=256)
 
     @field_validator("allow_private_addresses")
     @classmethod
