@@ -94,6 +94,9 @@ _WAIT_FOR_QUIET = 0.3  # after wait_for matched: this long without text changes,
 _CLOSE_GRACE = 5.0  # seconds to close a page's context before the browser counts as hung
 _STATE_MAX = 1_000_000  # bytes of kept cookies and storage per page (keep_storage)
 _MEMORY_POLL = 0.5
+# A browser left idle this long is stopped (its ~400 MB back); the next page starts it again
+# (about a second). Pages are checked every few hours: the browser need not wait in between.
+_IDLE_STOP = 120.0
 _SOCKS_OK, _SOCKS_REFUSED, _SOCKS_UNREACHABLE = 0x00, 0x02, 0x04
 
 # Runs first in every frame: counts pending short timers and notes when the text last changed,
@@ -374,6 +377,7 @@ class Browser:
         self._launching: asyncio.Lock | None = None
         self._active = 0
         self._watcher: asyncio.Task[None] | None = None
+        self._idle: asyncio.TimerHandle | None = None
         self._memory_kill_at = 0.0
         self._storage: dict[str, dict[str, Any]] = {}
         self.restarts = 0
@@ -464,6 +468,15 @@ class Browser:
             if self._playwright is not None:
                 await asyncio.wait_for(self._playwright.stop(), _CLOSE_GRACE)
         self._browser = self._playwright = None
+        self._driver_pid = self._browser_pid = None
+
+    async def _stop_if_idle(self) -> None:
+        if self._launching is None:
+            self._launching = asyncio.Lock()
+        async with self._launching:  # not while a render is starting the browser
+            if self._active == 0 and self._playwright is not None:
+                log.info("browser: idle for %.0fs; stopped until the next rendered page", _IDLE_STOP)
+                await self._shutdown()
 
     async def _ensure_browser(self) -> Any:
         if self._launching is None:
@@ -507,6 +520,8 @@ class Browser:
         context: Any = None
         crashed: list[str] = []
         self._active += 1
+        if self._idle is not None:
+            self._idle.cancel()
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.ensure_future(self._watch_memory())
         started = time.monotonic()
@@ -546,6 +561,9 @@ class Browser:
             if context is not None:
                 await self._close_context(context)
             await guard.close()
+            if self._active == 0:
+                loop = asyncio.get_running_loop()
+                self._idle = loop.call_later(_IDLE_STOP, lambda: asyncio.ensure_future(self._stop_if_idle()))
 
     async def _new_context(self, proxy: str, options: RenderOptions) -> Any:
         browser = await self._ensure_browser()

@@ -358,6 +358,25 @@ def test_a_crashed_or_hung_browser_is_restarted(
     assert check_page(rt, page).status == "unchanged"
 
 
+def test_an_idle_browser_is_stopped_and_started_again_when_needed(
+    server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import monitor.browser
+
+    monkeypatch.setattr(monitor.browser, "_IDLE_STOP", 1.0)
+    server.set("/fine", SERVER_RENDERED)
+    rt = runtime_for(write_config([{"id": "fine", "url": server.url("/fine"), "fetch": "browser"}]))
+    page = rt.config.page("fine")
+    assert check_page(rt, page).status == "baseline"
+    processes = rt.browser.pids()
+    assert len(processes) >= 2  # Playwright's driver and Chromium
+    assert wait_for(lambda: rt.browser.pids() == [], 15), "the idle browser was not stopped"
+    assert all(monitor.browser._dead(pid) for pid in processes), processes
+    assert check_page(rt, page).status == "unchanged"  # started again for the next page
+    assert rt.browser.pids()
+
+
 def test_renders_at_once_are_bounded(
     server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any]
 ) -> None:
