@@ -140,6 +140,18 @@ class Group:
                     time.sleep(0.1)
 
 
+def anon_kb(pid: int) -> int:
+    """Proportional anonymous memory: what the kernel cannot drop and re-read from a file."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as file:
+            for line in file:
+                if line.startswith("Pss_Anon:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def run_check(config: Path, tag: str) -> tuple[float, float]:
     """(CPU seconds of everything the command started, wall seconds)."""
     group = Group(f"pm-bench-{os.getpid()}-{tag}")
@@ -189,12 +201,13 @@ def bench_daemon(port: int, pages: int, seconds: float, interval: float) -> None
         err: list[str] = []
         reader = threading.Thread(target=lambda: err.append(proc.stderr.read() if proc.stderr else ""))
         reader.start()
-        peak = {"pss": 0, "rss": 0, "threads": 0, "processes": 0, "tasks": 0}
+        peak = {"pss": 0, "anon": 0, "rss": 0, "threads": 0, "processes": 0, "tasks": 0}
         daemon_pss = 0
         until = time.monotonic() + seconds
         while time.monotonic() < until and proc.poll() is None:
             tree = [proc.pid, *_descendants(proc.pid)]
             pss = sum(_memory_kb(pid) for pid in tree)
+            anon = sum(anon_kb(pid) for pid in tree)
             rss = threads = 0
             for pid in tree:
                 try:
@@ -205,8 +218,9 @@ def bench_daemon(port: int, pages: int, seconds: float, interval: float) -> None
                 rss += int(fields.get("VmRSS", "0 kB").split()[0])
                 threads += int(fields.get("Threads", "0"))
             daemon_pss = max(daemon_pss, _memory_kb(proc.pid))
-            peak.update(pss=max(peak["pss"], pss), rss=max(peak["rss"], rss), threads=max(peak["threads"], threads),
-                        processes=max(peak["processes"], len(tree)), tasks=max(peak["tasks"], group.tasks() or 0))
+            sample = {"pss": pss, "anon": anon, "rss": rss, "threads": threads, "processes": len(tree),
+                      "tasks": group.tasks() or 0}
+            peak.update({key: max(peak[key], value) for key, value in sample.items()})
             time.sleep(0.25)
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
@@ -216,6 +230,8 @@ def bench_daemon(port: int, pages: int, seconds: float, interval: float) -> None
     print(f"run: {pages} rendered + {pages} plain pages every {interval:g}s for {seconds:g}s, one browser:")
     print(f"  peak PSS of the tree {peak['pss'] / 1024:.0f} MB (the daemon process alone {daemon_pss / 1024:.0f} MB); "
           f"summed RSS {peak['rss'] / 1024:.0f} MB (counts shared pages once per process)")
+    print(f"  peak anonymous memory of the tree {peak['anon'] / 1024:.0f} MB (the rest of the PSS is clean file pages: "
+          f"the Chromium and Node.js binaries, which the kernel can drop and re-read)")
     if memory_peak is not None:
         print(f"  cgroup memory peak (what MemoryMax= counts, page cache included) {memory_peak:.0f} MB")
     print(f"  peak tasks {max(peak['threads'], peak['tasks'])} (threads of {peak['processes']} processes)")

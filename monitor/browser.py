@@ -414,8 +414,8 @@ class Browser:
         future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
         try:
             future.result(timeout=10)
-        except (concurrent.futures.TimeoutError, Exception) as exc:
-            log.warning("browser: did not stop cleanly (%s); killing it", exc or type(exc).__name__)
+        except Exception as exc:  # a timeout included
+            log.warning("browser: did not stop cleanly (%s); killing it", _first_line(exc))
             self._kill_everything()
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
