@@ -692,7 +692,15 @@ async def _settle(page: Any, traffic: _Traffic, quiet: float, give_up: float | N
     not changed for `quiet` seconds (or, with `give_up`, that many seconds at most)."""
     until = time.monotonic() + give_up if give_up is not None else None
     while until is None or time.monotonic() < until:
-        timers, unchanged = await page.evaluate(_PROBE)
+        try:
+            timers, unchanged = await page.evaluate(_PROBE)
+        except Exception as exc:
+            if "context was destroyed" not in str(exc):
+                raise
+            # A script sent the page elsewhere (location.replace to a localized URL...): the new
+            # document settles in its turn, within the same deadline.
+            await page.wait_for_load_state("load")
+            continue
         idle = traffic.inflight == 0 and time.monotonic() - traffic.last >= quiet
         if (idle or give_up is not None) and timers == 0 and unchanged >= quiet:
             return

@@ -185,6 +185,19 @@ def test_scripts_cannot_reach_a_refused_address(
     assert refused.hits == {}, f"a request reached the refused server: {refused.requests}"
 
 
+def test_a_page_that_moves_itself_elsewhere_is_read_where_it_lands(
+    server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any]
+) -> None:
+    server.set("/start", "<html><body><p>Redirecting...</p><script>setTimeout(function () "
+                         "{ location.replace('/en/final'); }, 300);</script></body></html>")
+    server.set("/en/final", SERVER_RENDERED)
+    rt = runtime_for(write_config([{"id": "m", "url": server.url("/start"), "fetch": "browser",
+                                    "select": ["main"]}]))
+    outcome = check_page(rt, rt.config.page("m"))
+    assert outcome.status == "baseline", outcome.error
+    assert rt.store.snapshot(outcome.snapshot_id).text.startswith("Transparency report\nWe received 1,234")
+
+
 def test_a_page_that_navigates_to_a_refused_address_fails(
     server: PageServer, refused: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any]
 ) -> None:
