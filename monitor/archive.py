@@ -53,7 +53,7 @@ from monitor.fetch import Fetcher, FetchError, FetchPolicy, FetchResult, policy_
 from monitor.logs import logs_to
 from monitor.models import ARCHIVE
 from monitor.status import snapshot_state
-from monitor.store import ArchiveState, CheckRecord, StoreError
+from monitor.store import ArchiveState, CheckRecord, PageState, StoreError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -279,7 +279,7 @@ class _CaptureFetch:
         self.calls = 0
         self.error: FetchError | None = None  # why the capture itself could not be had
 
-    def __call__(self, _etag: str | None, _last_modified: str | None) -> FetchResult:
+    def __call__(self, _state: PageState, _rules: Rules, _conditional: bool) -> FetchResult:
         self.calls += 1
         if self.calls > 1 and self.capture.repeats < 2:
             raise FetchError("no second capture of these bytes")
@@ -457,7 +457,7 @@ def import_archive(rt: Runtime, page_ids: list[str], start: datetime | None = No
     from monitor.alerts import deliver_pending
 
     # Without --alert nothing is queued for the sinks: archived events are history, not news.
-    quiet = rt if alert else Runtime(rt.config.model_copy(update={"alerts": []}), rt.store, rt.fetcher)
+    quiet = rt if alert else Runtime(rt.config.model_copy(update={"alerts": []}), rt.store, rt.fetcher, rt.browser)
     client = ArchiveClient(rt.config.archive, policy_from_settings(rt.config.monitor))
     failed = False
     try:

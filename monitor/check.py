@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.browser import Browser
 from monitor.classify import TextState, relevant_changes, rules_version
 from monitor.classify import compare as compare_states
 from monitor.classify import state as text_state
@@ -21,6 +22,7 @@ from monitor.config import Config, MonitorSettings, PageConfig
 from monitor.diff import Stats, diff_lines, stats
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
+from monitor.fetchmode import fetch_page
 from monitor.models import utcnow
 from monitor.status import said_of, snapshot_state
 from monitor.store import CheckRecord, EventDraft, PageState, Said, Store, StoreError, Version, sha256
@@ -39,19 +41,25 @@ _SOFT_ERROR_MAX_CHARS = 1500
 
 @dataclass
 class Runtime:
-    """What a check needs: config, database and a shared fetcher (per-host politeness)."""
+    """What a check needs: config, database, a shared fetcher (per-host politeness) and the
+    process's browser (started only when a page is first rendered)."""
 
     config: Config
     store: Store
     fetcher: Fetcher
+    browser: Browser
 
     @classmethod
     def open(cls, config: Config, store: Store | None = None, fetcher: Fetcher | None = None) -> Runtime:
         store = store or Store(config.monitor.database)
         store.sync_pages(config.pages)
-        return cls(config, store, fetcher or Fetcher(policy_from_settings(config.monitor)))
+        fetcher = fetcher or Fetcher(policy_from_settings(config.monitor))
+        settings = config.monitor
+        browser = Browser(settings.browser_path, settings.browser_renders, settings.browser_memory, fetcher.resolver)
+        return cls(config, store, fetcher, browser)
 
     def close(self) -> None:
+        self.browser.close()
         self.fetcher.close()
         self.store.close()
 
@@ -59,11 +67,11 @@ class Runtime:
 @dataclass(frozen=True)
 class Source:
     """Where a check's bytes come from: the live page (`live_source`, the default) or an
-    archived capture (monitor.archive). `fetch(etag, last_modified)` is the fetch stage;
-    `origin`, `url` (provenance) and `at` (when the bytes were seen; None: now) are recorded
-    with what the other stages make of them."""
+    archived capture (monitor.archive). `fetch(state, rules, conditional)` is the fetch stage
+    (conditional: with the stored validators); `origin`, `url` (provenance) and `at` (when the
+    bytes were seen; None: now) are recorded with what the other stages make of them."""
 
-    fetch: Callable[[str | None, str | None], FetchResult]
+    fetch: Callable[[PageState, Rules, bool], FetchResult]
     origin: str = "fetch"
     url: str | None = None
     at: datetime | None = None
@@ -75,8 +83,10 @@ class Source:
 
 
 def live_source(rt: Runtime, page: PageConfig) -> Source:
-    def fetch(etag: str | None, last_modified: str | None) -> FetchResult:
-        return rt.fetcher.fetch(page.url, etag=etag, last_modified=last_modified)
+    """The page itself, plainly or in the browser as its `fetch` mode says (monitor.fetchmode)."""
+
+    def fetch(state: PageState, rules: Rules, conditional: bool) -> FetchResult:
+        return fetch_page(rt, page, state, rules, conditional)
 
     return Source(fetch, confirm_delay=rt.config.monitor.confirm_delay)
 
@@ -95,6 +105,7 @@ class CheckOutcome:
     removed: int = 0
     seconds: float = 0.0
     unrecorded: bool = False  # the database refused the record: a database fault, not the page's
+    fetch_mode: str | None = None  # plain | browser: how the page was had (None: not had)
 
     @property
     def failed(self) -> bool:
@@ -139,17 +150,16 @@ def _second_look(source: Source, state: PageState, rules: Rules) -> tuple[str | 
 
 def _fetch_text(source: Source, state: PageState, rules: Rules,
                 conditional: bool = True) -> tuple[FetchResult, str | None, str | None]:
-    """Fetch and extract; the text is None when the raw body is the stored one (no work needed)."""
-    result = source.fetch(
-        state.etag if conditional and state.snapshot_id else None,
-        state.last_modified if conditional and state.snapshot_id else None,
-    )
+    """Fetch (plainly, in the browser, or an archived capture: the source says) and extract; the text is
+    None when the raw body is the stored one (no work needed)."""
+    result = source.fetch(state, rules, conditional)
     if result.not_modified:
         return result, None, None
     raw_hash = sha256(result.body)
     if raw_hash == state.raw_hash and state.extract_sig == rules.signature():
         return result, None, raw_hash  # byte-identical body, same rules: same text
-    text = extract(result.body, content_type=result.content_type, charset=result.charset, rules=rules)
+    text = result.text if result.text is not None else extract(
+        result.body, content_type=result.content_type, charset=result.charset, rules=rules)
     return result, text, raw_hash
 
 
@@ -200,7 +210,7 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
     old_text: str | None = None
     try:
         result, text, raw_hash = _fetch_text(source, state, rules)
-        rec.http_status = result.status
+        rec.http_status, rec.fetch_mode = result.status, result.mode
         if result.not_modified or text is None:
             rec.status = "not_modified" if result.not_modified else "unchanged"
             rec.pending_hash = None  # the page shows its recorded text again: nothing pending
@@ -216,7 +226,8 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
                               raw_hash=raw_hash,
                               # with the header's charset, so `reextract` decodes the body as this check did
                               content_type=result.content_type + (f"; charset={result.charset}" if result.charset
-                                                                  else ""), origin=source.origin)
+                                                                  else ""), origin=source.origin,
+                              fetch_mode=result.mode)
             if state.snapshot_id is None:
                 rec.status, rec.version = "baseline", version
                 # what the page says from the start: the status board has it, without an event
@@ -281,6 +292,7 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
         http_status=rec.http_status, snapshot_id=recorded.snapshot_id, change_id=recorded.change_id,
         events=rec.events if not recorded.raced else [], event_ids=recorded.event_ids,
         added=rec.added, removed=rec.removed, seconds=time.monotonic() - clock,
+        fetch_mode=rec.fetch_mode if rec.status != "failed" else None,
     )
     _log_outcome(page, outcome, rec)
     return outcome

@@ -90,12 +90,19 @@ def _page_ids(config: Config, ids: Sequence[str]) -> list[str]:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from monitor.fetchmode import browser_problems
     from monitor.redact import redact_database_url
 
     config = _load(args)
     print(f"{config.path}: OK: {len(config.pages)} pages, {len(config.alerts)} alert sinks, "
           f"database {redact_database_url(config.monitor.database)}")
-    return EXIT_OK
+    # A valid config that this machine cannot run in full: exit 1, as for a check that failed.
+    errors, warnings = browser_problems(config)
+    for problem in errors:
+        print(f"error: {problem}", file=sys.stderr)
+    for problem in warnings:
+        print(f"warning: {problem}", file=sys.stderr)
+    return EXIT_FAILED if errors else EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -116,6 +123,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                     "page": outcome.page_id, "status": outcome.status, "error": outcome.error,
                     "http_status": outcome.http_status, "snapshot": outcome.snapshot_id,
                     "change": outcome.change_id, "added": outcome.added, "removed": outcome.removed,
+                    "fetch": outcome.fetch_mode,
                     "events": [
                         {"id": eid, "kind": e.kind, "jurisdiction": e.jurisdiction, "quote": e.quote,
                          "evidence": e.evidence, "rule": e.rule}
@@ -202,8 +210,8 @@ def cmd_pages(args: argparse.Namespace) -> int:
     try:
         rows = {page.id: page for page in store.pages()}
         table = Table(box=None, pad_edge=False)
-        for column in ("page", "company", "every", "last check", "status", "next check", "claim"):
-            table.add_column(column)
+        for column in ("page", "company", "every", "fetch", "last check", "status", "next check", "claim"):
+            table.add_column(column, no_wrap=column == "fetch")
         for page in config.pages:
             row = rows.get(page.id)
             interval = config.interval_of(page)
@@ -216,13 +224,20 @@ def cmd_pages(args: argparse.Namespace) -> int:
             nxt = (last + timedelta(seconds=interval)) if last else None
             claim = row.claimed_by if row and row.claimed_by and row.claim_expires and \
                 row.claim_expires > datetime.now(UTC) else ""
-            table.add_row(page.id, page.company, format_duration(interval), _ts(last), status,
-                          _ts(nxt) if nxt else "due now", claim or "")
+            table.add_row(page.id, page.company, format_duration(interval), _fetch_column(config, page, row),
+                          _ts(last), status, _ts(nxt) if nxt else "due now", claim or "")
         _console().print(table)
         _print_workers(store.workers(), config.monitor.lease)
     finally:
         store.close()
     return EXIT_OK
+
+
+def _fetch_column(config: Config, page: Any, row: Any) -> str:
+    """plain, browser, or auto with what it chose: `auto (browser)`; `auto` before its first check."""
+    mode = config.fetch_of(page)
+    chosen = row.fetch_mode if row else None
+    return f"auto ({chosen})" if mode == "auto" and chosen else mode
 
 
 def _print_workers(workers: list[Any], lease: float) -> None:
@@ -248,12 +263,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     try:
         changes = {c.snapshot_id: c for c in store.changes(args.page)}
         table = Table(box=None, pad_edge=False)
-        for column in ("snapshot", "recorded", "origin", "lines", "chars", "hash", "change"):
+        for column in ("snapshot", "recorded", "origin", "fetch", "lines", "chars", "hash", "change"):
             table.add_column(column)
         snaps = store.snapshots(args.page)
         for snap in snaps:
             change = changes.get(snap.id)
-            table.add_row(str(snap.id), _ts(snap.created_at), snap.origin, str(snap.text.count("\n") + 1),
+            table.add_row(str(snap.id), _ts(snap.created_at), snap.origin, snap.fetch_mode,
+                          str(snap.text.count("\n") + 1),
                           str(len(snap.text)), snap.text_hash[:12],
                           f"+{change.added} -{change.removed}" if change else ("baseline" if snap is snaps[0] else ""))
         _console().print(table)

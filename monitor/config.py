@@ -38,6 +38,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PAGE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+FETCH_MODES = "^(plain|browser|auto)$"
 
 
 class ConfigError(Exception):
@@ -122,6 +123,17 @@ def expand_env(text: str) -> str:
     return _ENV_REF.sub(sub, text)
 
 
+def _check_selector(selector: str) -> str:
+    from cssselect import SelectorError
+    from lxml.cssselect import CSSSelector
+
+    try:
+        CSSSelector(selector)
+    except (SelectorError, SyntaxError) as exc:
+        raise ValueError(f"invalid CSS selector {selector!r}: {exc}") from None
+    return selector
+
+
 def check_http_url(url: str) -> str:
     """An http(s) URL the fetcher can request: parseable, with a valid host name (or IP address)
     and port. Returns the URL; raises ValueError saying what is wrong."""
@@ -201,6 +213,18 @@ class MonitorSettings(_Strict):
     alert_interval: AlertInterval = 5
     lease: Lease = 600
     log_format: str = Field("text", pattern="^(text|json)$")
+    # How pages are fetched unless they say otherwise (monitor.fetchmode): "plain" (an HTTP GET),
+    # "browser" (rendered by headless Chromium) or "auto" (plain, and the browser when the plain
+    # page looks like a shell that its scripts fill in).
+    fetch: str = Field("plain", pattern=FETCH_MODES)
+    # auto: a plain page with less normalized text than this (characters) is taken for a shell.
+    auto_min_text: int = Field(200, ge=0)
+    # Chromium (or Chrome) to render with; empty: /usr/lib/chromium/chromium, then PATH.
+    browser_path: str = ""
+    # Pages rendered at once (each a renderer process), and the memory, in MB, that the
+    # browser's processes may use together before the biggest renderer is killed.
+    browser_renders: int = Field(1, ge=1, le=16)
+    browser_memory: int = Field(768, ge=256)
 
     @field_validator("allow_private_addresses")
     @classmethod
@@ -293,6 +317,13 @@ class PageConfig(_Strict):
     confirm_shrink: Share | None = None
     confirm: str | None = Field(None, pattern="^(shrink|always|never)$")
     enabled: bool = True
+    fetch: str | None = Field(None, pattern=FETCH_MODES)
+    # Rendered pages: wait until an element matching this CSS selector is in the page, instead
+    # of waiting for the page to settle (for pages that never stop talking to their servers).
+    wait_for: str | None = None
+    # Rendered pages: carry cookies and local storage from one check to the next (in memory,
+    # for the life of the process); by default every check starts as a first-time visitor.
+    keep_storage: bool = False
 
     @field_validator("id")
     @classmethod
@@ -309,15 +340,14 @@ class PageConfig(_Strict):
     @field_validator("select", "remove")
     @classmethod
     def _selectors(cls, value: list[str]) -> list[str]:
-        from cssselect import SelectorError
-        from lxml.cssselect import CSSSelector
-
         for selector in value:
-            try:
-                CSSSelector(selector)
-            except (SelectorError, SyntaxError) as exc:
-                raise ValueError(f"invalid CSS selector {selector!r}: {exc}") from None
+            _check_selector(selector)
         return value
+
+    @field_validator("wait_for")
+    @classmethod
+    def _wait_for(cls, value: str | None) -> str | None:
+        return _check_selector(value) if value is not None else None
 
     @field_validator("ignore")
     @classmethod
@@ -420,6 +450,9 @@ class Config(_Strict):
             return self.metrics.stall_after
         return 3 * self.monitor.deadline + self.monitor.confirm_delay + 60
 
+    def fetch_of(self, page: PageConfig) -> str:
+        return page.fetch or self.monitor.fetch
+
 
 def default_config_path() -> Path:
     return Path(os.environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG)
@@ -467,6 +500,11 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         if page.id in seen:
             problems.append(f"page {page.id!r} (pages[{index}]): key 'id': duplicate of pages[{seen[page.id]}]")
         seen.setdefault(page.id, index)
+        if config.fetch_of(page) == "plain":
+            for key in ("wait_for", "keep_storage"):
+                if getattr(page, key):
+                    problems.append(f"page {page.id!r} (pages[{index}]): key {key!r}: only used when the page is "
+                                    'rendered: set fetch = "browser" or "auto"')
     names = [sink.key for sink in config.alerts]
     for index, name in enumerate(names):
         if names.index(name) != index:

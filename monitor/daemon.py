@@ -307,6 +307,7 @@ class Daemon:
         for sink in new.alerts:
             register_secret_url(sink.url)
         self.rt.store.sync_pages(new.pages)
+        _report_browser_problems(new)
         old_pages = {p.id: p for p in old.pages if p.enabled}
         new_pages = {p.id: p for p in new.pages if p.enabled}
         self.rt.config = new
@@ -342,6 +343,7 @@ class Daemon:
         self.wake.set()
 
     def run(self) -> int:
+        _report_browser_problems(self.rt.config)
         self.build_schedule()
         self.scheduler.start()
         pages = len([p for p in self.rt.config.pages if p.enabled])
@@ -398,6 +400,17 @@ class Daemon:
         if not finished:
             os._exit(0)
         return 0
+
+
+def _report_browser_problems(config: Config) -> None:
+    """Pages this machine cannot render, said at start and reload; the other pages run on."""
+    from monitor.fetchmode import browser_problems
+
+    errors, warnings = browser_problems(config)
+    for problem in errors:
+        log.error("%s; its checks fail until then", problem)
+    for problem in warnings:
+        log.warning("%s", problem)
 
 
 def run_daemon(config_path: Path | None, log_format: str | None = None) -> int:

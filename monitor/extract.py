@@ -227,6 +227,13 @@ def extract_html(body: bytes, charset: str | None, rules: Rules) -> str:
     return normalize_text(raw, rules.ignore)
 
 
+def noscript_text(body: bytes, charset: str | None) -> str:
+    """The text of the page's <noscript> elements (which `extract` drops): what it shows a
+    reader without JavaScript, such as "please enable JavaScript"."""
+    root = _parse_html(decode(body, charset))
+    return normalize_lines([html_text(element) for element in root.iter("noscript")])
+
+
 def _drop(element: etree._Element) -> None:
     """Remove an element but keep its tail text, which belongs to the parent."""
     parent = element.getparent()

@@ -76,6 +76,8 @@ class FetchResult:
     not_modified: bool = False
     elapsed: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    mode: str = "plain"  # plain | browser: how the body was had (monitor.fetchmode)
+    text: str | None = None  # its normalized text, when the fetch stage already extracted it
 
 
 @dataclass(frozen=True)

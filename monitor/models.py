@@ -67,6 +67,9 @@ class Page(SQLModel, table=True):
     # time are done, and the hash of a text one capture showed that awaits a second one.
     archive_until: datetime | None = Field(default=None, sa_column=_ts())
     archive_pending: str | None = None
+    # How the last good check had the page: 'plain' or 'browser'; for `fetch = "auto"` the
+    # remembered choice (monitor.fetchmode). None: not yet, or the URL changed since.
+    fetch_mode: str | None = Field(default=None, max_length=16)
 
 
 class RawBody(SQLModel, table=True):
@@ -110,6 +113,8 @@ class Snapshot(SQLModel, table=True):
     statements_sig: str | None = Field(default=None, max_length=16)
     # Provenance of an archived version: the capture's address in the archive.
     source: str | None = Field(default=None, sa_column=Column(Text))
+    # 'plain' (the HTTP body) or 'browser' (the DOM after the page's scripts ran).
+    fetch_mode: str = Field(default="plain", max_length=16, sa_column_kwargs={"server_default": "plain"})
 
 
 class Check(SQLModel, table=True):

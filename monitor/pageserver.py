@@ -106,7 +106,7 @@ class PageServer:
         return int(self.httpd.server_address[1])
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.httpd.server_address[0]}:{self.port}{path}"
 
     def set(self, path: str, body: bytes | str = b"", **kwargs: Any) -> None:
         data = body.encode("utf-8") if isinstance(body, str) else body

@@ -62,6 +62,7 @@ class Version:
     raw_hash: str | None = None
     content_type: str = ""
     origin: str = "fetch"
+    fetch_mode: str = "plain"  # plain | browser
 
 
 @dataclass
@@ -123,6 +124,7 @@ class CheckRecord:
     source: str | None = None  # provenance: the capture's address
     # A change to a snapshot recorded before (the first live one) rather than to `version`.
     to_snapshot_id: int | None = None
+    fetch_mode: str | None = None  # how the page was had (remembered unless the check failed)
 
 
 @dataclass
@@ -149,6 +151,7 @@ class PageState:
     text_hash: str | None = None
     raw_hash: str | None = None
     extract_sig: str | None = None
+    fetch_mode: str | None = None
 
 
 @dataclass
@@ -261,8 +264,10 @@ class Store:
                 session.execute(self._insert(Page).on_conflict_do_nothing(), new)
             for page in pages:
                 if page.id in existing and existing[page.id] != (page.company, page.url):
+                    # A new URL is a new page to `fetch = "auto"`: its remembered choice goes.
+                    moved = {"fetch_mode": None} if existing[page.id][1] != page.url else {}
                     session.execute(update(Page).where(Page.id == page.id)  # type: ignore[arg-type]
-                                    .values(company=page.company, url=page.url))
+                                    .values(company=page.company, url=page.url, **moved))
             session.commit()
 
     def last_checked(self) -> dict[str, datetime | None]:
@@ -512,7 +517,7 @@ class Store:
                 snapshot_id = _insert_id(conn, snap_t, {
                     "page_id": rec.page_id, "created_at": rec.finished_at, "text_hash": version.text_hash,
                     "text": version.text, "raw_hash": version.raw_hash, "extract_sig": version.extract_sig,
-                    "origin": version.origin, "source": rec.source,
+                    "origin": version.origin, "source": rec.source, "fetch_mode": version.fetch_mode,
                 })
             elif not raced:
                 snapshot_id = rec.to_snapshot_id
@@ -579,6 +584,8 @@ class Store:
                                pending_hash=rec.pending_hash, company=rec.company, url=rec.url)
             if not rec.keep_validators:
                 page_values.update(etag=rec.etag, last_modified=rec.last_modified)
+            if rec.fetch_mode and rec.status != "failed":
+                page_values["fetch_mode"] = rec.fetch_mode
             if page.claimed_by == me:
                 page_values.update(claimed_by=None, claim_expires=None)  # checked: free for the next interval
             conn.execute(update(page_t).where(page_t.c.id == rec.page_id).values(**page_values))
@@ -604,6 +611,8 @@ class Store:
             values["b_last_success_at"] = rec.started_at
         if not rec.keep_validators:
             values.update(b_etag=rec.etag, b_last_modified=rec.last_modified)
+        if rec.fetch_mode and rec.status != "failed":
+            values["b_fetch_mode"] = rec.fetch_mode
         with self.engine.begin() as conn:
             updated = conn.execute(_page_update(frozenset(values)), values).rowcount
             if updated == 0:
@@ -896,7 +905,8 @@ def _latest_of(page_id: Any) -> Any:
 # A page's state and its latest snapshot in one statement (three index lookups in SQLite).
 _STATE = (
     select(_page_c.etag, _page_c.last_modified, _page_c.failures, _page_c.gone, _page_c.pending_hash,
-           _page_c.last_checked_at, _snap_c.id, _snap_c.text_hash, _snap_c.raw_hash, _snap_c.extract_sig)
+           _page_c.last_checked_at, _snap_c.id, _snap_c.text_hash, _snap_c.raw_hash, _snap_c.extract_sig,
+           _page_c.fetch_mode)
     .select_from(Page.__table__.outerjoin(  # type: ignore[attr-defined]
         Snapshot.__table__,  # type: ignore[attr-defined]
         _snap_c.id == _latest_of(_page_c.id)))
@@ -951,7 +961,7 @@ def _read_state(conn: Any, page_id: str) -> PageState:
         return PageState(page_id=page_id)
     return PageState(page_id=page_id, etag=row[0], last_modified=row[1], failures=row[2], gone=bool(row[3]),
                      pending_hash=row[4], last_checked_at=row[5], snapshot_id=row[6], text_hash=row[7],
-                     raw_hash=row[8], extract_sig=row[9])
+                     raw_hash=row[8], extract_sig=row[9], fetch_mode=row[10])
 
 
 def _insert_id(conn: Any, table: Any, values: dict[str, Any]) -> int:

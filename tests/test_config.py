@@ -227,3 +227,45 @@ def test_config_check_accepts_ordinary_urls(tmp_path: Path) -> None:
     path.write_text("".join(f'[[pages]]\nid = "p{n}"\ncompany = "P"\nurl = {json.dumps(url)}\n\n'
                             for n, url in enumerate(urls)))
     assert len(load_config(path).pages) == len(urls)
+
+
+def test_fetch_mode_keys_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "fetch.toml"
+    path.write_text("""
+[monitor]
+fetch = "headless"
+
+[[pages]]
+id = "a"
+company = "A"
+url = "https://example.org/a"
+fetch = "plain"
+wait_for = "main"
+
+[[pages]]
+id = "b"
+company = "B"
+url = "https://example.org/b"
+fetch = "browser"
+wait_for = "main["
+""")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = "\n".join(info.value.problems)
+    assert "key 'monitor.fetch'" in text
+    assert "page 'b' (pages[1]): key 'wait_for'" in text and "invalid CSS selector" in text
+    path.write_text(path.read_text().replace('fetch = "headless"', 'fetch = "auto"').replace('"main["', '"main"'))
+    with pytest.raises(ConfigError, match=r"page 'a' \(pages\[0\]\): key 'wait_for': only used when the page is "
+                                          r"rendered"):
+        load_config(path)
+    path.write_text(path.read_text().replace('fetch = "plain"\n', ""))
+    config = load_config(path)  # page a now inherits "auto" from [monitor]
+    assert [config.fetch_of(page) for page in config.pages] == ["auto", "browser"]
+
+
+def test_shipped_config_renders_the_pages_that_need_scripts() -> None:
+    config = load_config(Path(__file__).resolve().parents[1] / "config" / "monitor.toml")
+    tiktok = config.page("tiktok-law-enforcement-guidelines")
+    assert config.fetch_of(tiktok) == "browser" and tiktok.select == [".content"]
+    assert config.fetch_of(config.page("x-law-enforcement-guidelines")) == "auto"
+    assert config.fetch_of(config.page("telegram-privacy-policy")) == "plain"
