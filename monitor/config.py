@@ -108,6 +108,9 @@ class MonitorSettings(_Strict):
     alert_interval: Duration = 5
     lease: Duration = 600
     log_format: str = Field("text", pattern="^(text|json)$")
+    # CPU time one check may spend after the fetch (extract, diff, classify): past it the check
+    # fails, naming the stage. Also per page.
+    work_budget: Duration = Field(5, gt=0, le=3600)
 
     @field_validator("allow_private_addresses")
     @classmethod
@@ -175,6 +178,7 @@ class PageConfig(_Strict):
     type: str = Field("auto", pattern="^(auto|html|pdf|text)$")
     confirm_shrink: float | None = Field(None, ge=0, le=1)
     confirm: str | None = Field(None, pattern="^(shrink|always|never)$")
+    work_budget: Duration | None = Field(None, gt=0, le=3600)
     enabled: bool = True
 
     @field_validator("id")
@@ -205,11 +209,10 @@ class PageConfig(_Strict):
     @field_validator("ignore")
     @classmethod
     def _regexes(cls, value: list[str]) -> list[str]:
+        from monitor.extract import check_ignore_pattern
+
         for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+            check_ignore_pattern(pattern)  # what extraction runs them with: RE2
         return value
 
 
@@ -235,6 +238,9 @@ class Config(_Strict):
 
     def jitter_of(self, page: PageConfig) -> float:
         return page.jitter if page.jitter is not None else self.monitor.jitter
+
+    def work_budget_of(self, page: PageConfig) -> float:
+        return page.work_budget if page.work_budget is not None else self.monitor.work_budget
 
 
 def default_config_path() -> Path:

@@ -7,13 +7,13 @@ Text or JSON lines; under systemd (JOURNAL_STREAM set) each line starts with the
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from datetime import UTC, datetime
 
 from monitor.redact import redact
+from monitor.terminal import json_line, printable
 
 # syslog priorities, as sd-daemon(3) prefixes expect
 _PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
@@ -37,7 +37,7 @@ class LineFormatter(logging.Formatter):
         message = record.getMessage()
         if record.exc_info:
             message += " | " + self.formatException(record.exc_info).replace("\n", " | ")
-        message = redact(message).replace("\n", " ")
+        message = redact(message).replace("\n", " ")  # JSON escapes controls; text shows them
         if self.json:
             data: dict[str, object] = {
                 "ts": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -48,12 +48,12 @@ class LineFormatter(logging.Formatter):
             for key, value in vars(record).items():
                 if key not in _STANDARD and not key.startswith("_"):
                     data[key] = value if isinstance(value, str | int | float | bool | None) else str(value)
-            line = json.dumps(data, ensure_ascii=False)
+            line = json_line(data)
         elif self.journald:
-            line = f"{record.levelname.lower()} {record.name}: {message}"  # journald adds the time
+            line = f"{record.levelname.lower()} {record.name}: {printable(message)}"  # journald adds the time
         else:
             stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            line = f"{stamp} {record.levelname.lower():7} {record.name}: {message}"
+            line = f"{stamp} {record.levelname.lower():7} {record.name}: {printable(message)}"
         return f"<{_priority(record.levelno)}>{line}" if self.journald else line
 
 
