@@ -21,6 +21,7 @@ from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
 from monitor.models import utcnow
 from monitor.store import CheckRecord, EventDraft, PageState, Recorded, Store, StoreError, Version, sha256
+from monitor.terminal import printable
 
 log = logging.getLogger("monitor.check")
 
@@ -99,7 +100,7 @@ def _second_look(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
                  budget: Budget) -> tuple[str | None, str]:
     """The hash of the text a fresh fetch shows now (None if it failed), and a word for the log."""
     try:
-        _, again, _ = _fetch_text(rt, page, state, rules, budget, conditional=False)
+        again, _ = _text_of(_fetch(rt, page, state, budget, conditional=False), state, rules, budget)
     except (FetchError, ExtractError) as exc:
         return None, f"a failure ({exc})"
     if again is None:  # byte-identical to the stored body: the previous text
@@ -109,12 +110,10 @@ def _second_look(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
     return sha256(again), "the previous text" if sha256(again) == state.text_hash else "yet another text"
 
 
-def _fetch_text(rt: Runtime, page: PageConfig, state: PageState, rules: Rules, budget: Budget,
-                conditional: bool = True) -> tuple[FetchResult, str | None, str | None]:
-    """Fetch and extract; the text is None when the raw body is the stored one (no work needed)."""
+def _fetch(rt: Runtime, page: PageConfig, state: PageState, budget: Budget, conditional: bool = True) -> FetchResult:
     budget.enter("fetch")
     try:
-        result = rt.fetcher.fetch(
+        return rt.fetcher.fetch(
             page.url,
             etag=state.etag if conditional and state.snapshot_id else None,
             last_modified=state.last_modified if conditional and state.snapshot_id else None,
@@ -122,14 +121,18 @@ def _fetch_text(rt: Runtime, page: PageConfig, state: PageState, rules: Rules, b
     finally:
         # The body is read: the host's other pages need not wait for what this one costs now.
         rt.fetcher.leave_host(page.url)
+
+
+def _text_of(result: FetchResult, state: PageState, rules: Rules, budget: Budget) -> tuple[str | None, str | None]:
+    """(text, raw hash); the text is None when the raw body is the stored one (no work needed)."""
     if result.not_modified:
-        return result, None, None
+        return None, None
     raw_hash = sha256(result.body)
     if raw_hash == state.raw_hash and state.extract_sig == rules.signature():
-        return result, None, raw_hash  # byte-identical body, same rules: same text
+        return None, raw_hash  # byte-identical body, same rules: same text
     budget.enter("extract")
     text = extract(result.body, content_type=result.content_type, charset=result.charset, rules=rules, budget=budget)
-    return result, text, raw_hash
+    return text, raw_hash
 
 
 def _failure(exc: Exception, stage: str, page_id: str) -> tuple[str, int | None]:
@@ -148,7 +151,8 @@ def _failure(exc: Exception, stage: str, page_id: str) -> tuple[str, int | None]
 
 
 def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
+    # A server's status line or a parser's message may quote control characters: shown, not kept.
+    text = printable(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -197,12 +201,77 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
                       started_at=started, finished_at=started, etag=state.etag,
                       last_modified=state.last_modified, previous_snapshot_id=state.snapshot_id,
                       sinks=sinks, failures=state.failures, gone=state.gone, pending_hash=state.pending_hash)
+    rules = Rules.of(page)
+    old_text: str | None = None
     try:
-        _run_pipeline(rt, page, state, rec, budget)
+        result = _fetch(rt, page, state, budget)
+        rec.http_status = result.status
+        text, raw_hash = _text_of(result, state, rules, budget)
+        if result.not_modified or text is None:
+            rec.status = "not_modified" if result.not_modified else "unchanged"
+            rec.pending_hash = None  # the page shows its recorded text again: nothing pending
+            rec.keep_validators = result.not_modified
+            rec.etag, rec.last_modified = (result.etag or state.etag, result.last_modified or state.last_modified)
+        else:
+            reason = soft_error(text)
+            if reason:
+                raise ExtractError(reason)
+            rec.etag, rec.last_modified = result.etag, result.last_modified
+            text_hash = sha256(text)
+            version = Version(text=text, text_hash=text_hash, extract_sig=rules.signature(), raw=result.body,
+                              raw_hash=raw_hash,
+                              # with the header's charset, so `reextract` decodes the body as this check did
+                              content_type=result.content_type + (f"; charset={result.charset}" if result.charset
+                                                                  else ""))
+            if state.snapshot_id is None:
+                rec.status, rec.version = "baseline", version
+            elif text_hash == state.text_hash:
+                rec.status, rec.pending_hash = "unchanged", None
+                if raw_hash != state.raw_hash and state.extract_sig != rules.signature():
+                    rec.version = None  # same text under new rules: nothing to store
+            else:
+                snap = rt.store.snapshot(state.snapshot_id)
+                old_text = snap.text if snap else ""
+                why = _confirm_reason(page, settings, old_text, text)
+                # A page that suddenly lost most of its text is often a broken deploy or an error
+                # page; one that flips between variants is an A/B test. Believe the new text only
+                # when two fetches in a row show it: a fresh fetch now, or (pending_hash) the
+                # last fetch of the previous check.
+                if why and state.pending_hash != text_hash:
+                    time.sleep(settings.confirm_delay)
+                    seen, what = _second_look(rt, page, state, rules, budget)
+                    if seen != text_hash:
+                        rec.status = "unconfirmed"
+                        # What the page showed last, unless that is the recorded text again.
+                        rec.pending_hash = text_hash if seen is None else (None if seen == state.text_hash else seen)
+                        # Keep the old validators, or a 304 would hide the new text from the next check.
+                        rec.keep_validators = True
+                        rec.etag, rec.last_modified = state.etag, state.last_modified
+                        log.warning("%s: text %s but a second fetch showed %s; not recorded until confirmed",
+                                    page.id, why, what)
+                        text = None
+                if text is not None:
+                    budget.enter("diff")
+                    ops = diff_lines(old_text, text)
+                    diff_stats = stats(ops)
+                    rec.status, rec.version = "changed", version
+                    rec.added, rec.removed, rec.first_line = diff_stats.added, diff_stats.removed, diff_stats.first_line
+                    rec.pending_hash = None
+                    rec.events.append(EventDraft(kind="changed", quote=diff_stats.first_line[2:] or None))
+                    budget.enter("classify")  # the classifier may take the budget itself: classify(..., budget=)
+                    rec.events.extend(
+                        EventDraft(kind=f.kind, jurisdiction=f.jurisdiction, quote=f.quote, evidence=f.evidence,
+                                   rule=f.rule)
+                        for f in classify(old_text, text, page.company)
+                    )
+                    budget.check()
+        if rec.gone:
+            rec.events.append(EventDraft(kind="page_restored", quote=f"{page.url} answers again"))
+        rec.failures, rec.gone = 0, False
     except StoreError as exc:  # reading the previous snapshot: the database's fault, not the page's
         log.error("%s: check not recorded: %s", page.id, exc)
         return CheckOutcome(page.id, "failed", error=str(exc), seconds=time.monotonic() - clock)
-    except Exception as exc:  # the one error boundary of a check: see _failure
+    except Exception as exc:  # the one error boundary of a check (see _failure)
         _fail(rec, state, settings, *_failure(exc, budget.stage, page.id))
     rec.finished_at = utcnow()
     try:
@@ -232,75 +301,6 @@ def _record(rt: Runtime, rec: CheckRecord, state: PageState, settings: MonitorSe
             raise  # nothing left to leave out
         _fail(rec, state, settings, *_failure(exc, "record", rec.page_id))
         return rt.store.record(rec)
-
-
-def _run_pipeline(rt: Runtime, page: PageConfig, state: PageState, rec: CheckRecord, budget: Budget) -> None:
-    """Fetch -> extract -> compare -> diff -> classify, filling in `rec` (not yet recorded)."""
-    settings = rt.config.monitor
-    rules = Rules.of(page)
-    result, text, raw_hash = _fetch_text(rt, page, state, rules, budget)
-    rec.http_status = result.status
-    if result.not_modified or text is None:
-        rec.status = "not_modified" if result.not_modified else "unchanged"
-        rec.pending_hash = None  # the page shows its recorded text again: nothing pending
-        rec.keep_validators = result.not_modified
-        rec.etag, rec.last_modified = (result.etag or state.etag, result.last_modified or state.last_modified)
-    else:
-        reason = soft_error(text)
-        if reason:
-            raise ExtractError(reason)
-        rec.etag, rec.last_modified = result.etag, result.last_modified
-        text_hash = sha256(text)
-        version = Version(text=text, text_hash=text_hash, extract_sig=rules.signature(), raw=result.body,
-                          raw_hash=raw_hash,
-                          # with the header's charset, so `reextract` decodes the body as this check did
-                          content_type=result.content_type + (f"; charset={result.charset}" if result.charset
-                                                              else ""))
-        if state.snapshot_id is None:
-            rec.status, rec.version = "baseline", version
-        elif text_hash == state.text_hash:
-            rec.status, rec.pending_hash = "unchanged", None
-            if raw_hash != state.raw_hash and state.extract_sig != rules.signature():
-                rec.version = None  # same text under new rules: nothing to store
-        else:
-            snap = rt.store.snapshot(state.snapshot_id)
-            old_text = snap.text if snap else ""
-            why = _confirm_reason(page, settings, old_text, text)
-            # A page that suddenly lost most of its text is often a broken deploy or an error
-            # page; one that flips between variants is an A/B test. Believe the new text only
-            # when two fetches in a row show it: a fresh fetch now, or (pending_hash) the
-            # last fetch of the previous check.
-            if why and state.pending_hash != text_hash:
-                time.sleep(settings.confirm_delay)
-                seen, what = _second_look(rt, page, state, rules, budget)
-                if seen != text_hash:
-                    rec.status = "unconfirmed"
-                    # What the page showed last, unless that is the recorded text again.
-                    rec.pending_hash = text_hash if seen is None else (None if seen == state.text_hash else seen)
-                    # Keep the old validators, or a 304 would hide the new text from the next check.
-                    rec.keep_validators = True
-                    rec.etag, rec.last_modified = state.etag, state.last_modified
-                    log.warning("%s: text %s but a second fetch showed %s; not recorded until confirmed",
-                                page.id, why, what)
-                    text = None
-            if text is not None:
-                budget.enter("diff")
-                diff_stats = stats(diff_lines(old_text, text))
-                budget.enter("classify")
-                findings = classify(old_text, text, page.company)
-                budget.check()
-                rec.status, rec.version = "changed", version
-                rec.added, rec.removed, rec.first_line = diff_stats.added, diff_stats.removed, diff_stats.first_line
-                rec.pending_hash = None
-                rec.events.append(EventDraft(kind="changed", quote=diff_stats.first_line[2:] or None))
-                rec.events.extend(
-                    EventDraft(kind=f.kind, jurisdiction=f.jurisdiction, quote=f.quote, evidence=f.evidence,
-                               rule=f.rule)
-                    for f in findings
-                )
-    if rec.gone:
-        rec.events.append(EventDraft(kind="page_restored", quote=f"{page.url} answers again"))
-    rec.failures, rec.gone = 0, False
 
 
 def _log_outcome(page: PageConfig, outcome: CheckOutcome, rec: CheckRecord) -> None:

@@ -197,11 +197,12 @@ class PageConfig(_Strict):
     @classmethod
     def _selectors(cls, value: list[str]) -> list[str]:
         from cssselect import SelectorError
-        from lxml.cssselect import CSSSelector
+
+        from monitor.select import Selector
 
         for selector in value:
             try:
-                CSSSelector(selector)
+                Selector(selector)  # what extraction runs
             except (SelectorError, SyntaxError) as exc:
                 raise ValueError(f"invalid CSS selector {selector!r}: {exc}") from None
         return value

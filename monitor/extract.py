@@ -22,9 +22,9 @@ from typing import Any
 import re2
 from lxml import etree
 from lxml import html as lxml_html
-from lxml.cssselect import CSSSelector
 
 from monitor.budget import UNLIMITED, Budget
+from monitor.select import Selector
 
 # Bump when the extraction logic changes, so stored snapshots are not taken as comparable.
 # 2: control characters stripped, combining-mark runs capped, `ignore` patterns run by RE2.
@@ -42,13 +42,14 @@ BLOCK_TAGS = frozenset({
 })
 _CELL = "\x1f"
 _BREAK = "\x1e"  # a block boundary; newlines inside text are just whitespace
-# Zero-width and formatting characters that never show but often churn between builds;
-# control characters (C0, DEL, C1; tab, newline and the like are whitespace, and the two
-# markers above are ours), which a page has no business sending and a terminal would obey;
-# and lone surrogates, which no encoder can write.
+# Control characters (C0, DEL, C1) a page has no business sending and a terminal would obey;
+# tab, newline, CR and form feed are kept as the whitespace HTML takes them for. Stripped from
+# the page's text before our block markers (two of them) go in.
+_CONTROLS = dict.fromkeys((c for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\t\n\r\f"), None)
+# Zero-width and formatting characters that never show but often churn between builds, any
+# control character left, and lone surrogates, which no encoder can write.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_INVISIBLE.update(dict.fromkeys((c for c in [*range(0x20), *range(0x7F, 0xA0)]
-                                 if not chr(c).isspace() and chr(c) not in (_CELL, _BREAK)), None))
+_INVISIBLE.update((c, None) for c in _CONTROLS if chr(c) not in (_CELL, _BREAK))
 _INVISIBLE.update(dict.fromkeys(range(0xD800, 0xE000), None))
 # No text stacks more than a few combining marks on one letter; a run of thousands makes
 # Unicode normalization quadratic (it sorts each run). Unicode's stream-safe format allows 30.
@@ -88,8 +89,8 @@ class Rules:
 
 
 @lru_cache(maxsize=512)
-def _selector(css: str) -> CSSSelector:
-    return CSSSelector(css)
+def _selector(css: str) -> Selector:
+    return Selector(css)
 
 
 def _re2_options() -> Any:
@@ -224,14 +225,14 @@ def html_text(root: etree._Element, *, budget: Budget = UNLIMITED) -> str:
             elif tag in ("td", "th"):
                 append(_CELL)
             elif tag == "img" and element.get("alt"):
-                append(f" {element.get('alt')} ")
+                append(f" {element.get('alt').translate(_CONTROLS)} ")
             if element.text:
-                append(element.text.replace("\n", _BREAK if tag == "pre" else " "))
+                append(element.text.translate(_CONTROLS).replace("\n", _BREAK if tag == "pre" else " "))
         else:
             if tag in blocks:
                 append(_BREAK)
             if element.tail and element is not root:
-                append(element.tail.replace("\n", " "))
+                append(element.tail.translate(_CONTROLS).replace("\n", " "))
     return "".join(parts)
 
 
@@ -260,14 +261,14 @@ def extract_html(body: bytes, charset: str | None, rules: Rules, budget: Budget 
         _drop(element)
     for css in rules.remove:
         budget.check()
-        for element in _selector(css)(root):
+        for element in _selector(css)(root, budget):
             budget.tick()
             _drop(element)
     if rules.select:
         chosen: set[etree._Element] = set()
         for css in rules.select:
             budget.check()
-            matched = _selector(css)(root)
+            matched = _selector(css)(root, budget)
             if not matched:
                 raise ExtractError(f"select {css!r} matched nothing on the page")
             chosen.update(matched)
@@ -345,7 +346,7 @@ def extract_pdf(body: bytes, rules: Rules, budget: Budget = UNLIMITED) -> str:
                 chars += len(text)
                 if chars > PDF_MAX_CHARS:
                     raise ExtractError(f"PDF text longer than {PDF_MAX_CHARS:,} characters")
-                lines.extend(text.splitlines())
+                lines.extend(text.translate(_CONTROLS).splitlines())
     except (ExtractError, WorkBudgetExceeded):
         raise
     except Exception as exc:  # pypdf parses hostile input: whatever it raises, the PDF is unreadable
@@ -357,7 +358,7 @@ def extract_pdf(body: bytes, rules: Rules, budget: Budget = UNLIMITED) -> str:
 def extract_text(body: bytes, charset: str | None, rules: Rules, budget: Budget = UNLIMITED) -> str:
     text = decode(body, charset)
     _check_textual(text)
-    return normalize_text(_BREAK.join(text.replace("\x00", "").splitlines()), rules.ignore, budget=budget)
+    return normalize_text(_BREAK.join(text.translate(_CONTROLS).splitlines()), rules.ignore, budget=budget)
 
 
 def extract(body: bytes, *, content_type: str = "", charset: str | None = None, rules: Rules = Rules(),

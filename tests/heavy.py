@@ -74,6 +74,13 @@ def select_deep_many(size: int) -> Heavy:
     return Heavy("select-deep-many", page("before"), page("after"), {"select": ["main"]})
 
 
+def select_descendant_deep(size: int) -> Heavy:
+    """The same page with `select = ["div main"]`: XPath takes the descendants of each of the
+    2,000 divs and merges them (minutes, in C, where no checkpoint can stop it)."""
+    case = select_deep_many(size)
+    return Heavy("select-descendant-deep", case.old, case.new, {"select": ["div main"], "remove": ["div > p"]})
+
+
 def ignore_backtracking(size: int) -> Heavy:
     """A user's ignore pattern with nested quantifiers on a line it does not match: a
     backtracking engine takes time exponential in the line's length."""
@@ -95,6 +102,7 @@ CASES: dict[str, Callable[[int], Heavy]] = {
     "diff-alternate-lines": diff_alternate_lines,
     "pdf-shared-stream": pdf_shared_stream,
     "select-deep-many": select_deep_many,
+    "select-descendant-deep": select_descendant_deep,
     "ignore-backtracking": ignore_backtracking,
     "combining-marks": combining_marks,
 }
