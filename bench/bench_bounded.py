@@ -70,8 +70,8 @@ def run(code: Path, case: str, size: int, timeout: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         try:
-            proc = subprocess.run([sys.executable, "-c", _WORKER, case, str(size), str(ROOT), str(code)], capture_output=True, text=True,
-                                  env=env, timeout=timeout, cwd=tmp)
+            proc = subprocess.run([sys.executable, "-c", _WORKER, case, str(size), str(ROOT), str(code)],
+                                  capture_output=True, text=True, env=env, timeout=timeout, cwd=tmp)
         except subprocess.TimeoutExpired:
             return {"timeout": time.perf_counter() - started}
     lines = proc.stdout.strip().splitlines()

@@ -41,9 +41,10 @@ class Budget:
         self._countdown = _TICKS
 
     def enter(self, stage: str) -> None:
-        """A new stage begins (and is named in the failure); stop here if the budget is spent."""
-        self.stage = stage
+        """A new stage begins and will be named in a failure; stop here if the stages before
+        it spent the budget (then they are named)."""
         self.check()
+        self.stage = stage
 
     def check(self) -> None:
         if self._clock() > self._ends:
