@@ -50,6 +50,7 @@ from monitor.config import AlertSink, Config
 from monitor.models import Delivery, Event, utcnow
 from monitor.redact import redact
 from monitor.store import Store, worker_name
+from monitor.terminal import printable
 
 if TYPE_CHECKING:
     from monitor.check import Runtime
@@ -432,7 +433,7 @@ def _list(rt: Runtime) -> int:
                  delivery.sink, str(delivery.attempts),
                  _ts(delivery.next_attempt_at) if delivery.status == "pending" else "-",
                  redact(delivery.last_error or ""))
-        table.add_row(*(Text(cell) for cell in cells))  # Text: error text is not rich markup
+        table.add_row(*(Text(printable(cell)) for cell in cells))  # Text: error text is not rich markup
     Console(file=sys.stdout, highlight=False, soft_wrap=False, width=200).print(table)
     counts: dict[str, int] = defaultdict(int)
     for delivery, _ in rows:

@@ -45,7 +45,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from monitor.check import Runtime, Source, check_page, compare, soft_error
+from monitor.check import Runtime, Source, SourceUnavailable, check_page, compare, soft_error
 from monitor.classify import rules_version
 from monitor.config import ArchiveSettings, PageConfig
 from monitor.extract import ExtractError, Rules, extract
@@ -68,7 +68,7 @@ _TIMESTAMP = re.compile(r"^\d{14}$")
 _FETCHABLE = ("200", "-")  # HTTP status at capture time ('-': not recorded, as for revisits)
 
 
-class ArchiveError(Exception):
+class ArchiveError(SourceUnavailable):
     """The archive cannot be used now (its listing failed, or 429/5xx went on past the backoff).
     The page's import stops where it is; a later run resumes there."""
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.browser import Browser
+from monitor.budget import UNLIMITED, Budget, WorkBudgetExceeded
 from monitor.classify import TextState, relevant_changes, rules_version
 from monitor.classify import compare as compare_states
 from monitor.classify import state as text_state
@@ -25,7 +26,8 @@ from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
 from monitor.fetchmode import fetch_page
 from monitor.models import utcnow
 from monitor.status import said_of, snapshot_state
-from monitor.store import CheckRecord, EventDraft, PageState, Said, Store, StoreError, Version, sha256
+from monitor.store import CheckRecord, EventDraft, PageState, Recorded, Said, Store, StoreError, Version, sha256
+from monitor.terminal import printable
 
 log = logging.getLogger("monitor.check")
 
@@ -64,6 +66,11 @@ class Runtime:
         self.store.close()
 
 
+class SourceUnavailable(Exception):
+    """Raised by a source's fetch when the source itself cannot go on (an archive that keeps
+    failing), not the page: the check records nothing and the caller stops."""
+
+
 @dataclass(frozen=True)
 class Source:
     """Where a check's bytes come from: the live page (`live_source`, the default) or an
@@ -86,7 +93,11 @@ def live_source(rt: Runtime, page: PageConfig) -> Source:
     """The page itself, plainly or in the browser as its `fetch` mode says (monitor.fetchmode)."""
 
     def fetch(state: PageState, rules: Rules, conditional: bool) -> FetchResult:
-        return fetch_page(rt, page, state, rules, conditional)
+        try:
+            return fetch_page(rt, page, state, rules, conditional)
+        finally:
+            # The body is read: the host's other pages need not wait for what this one costs now.
+            rt.fetcher.leave_host(page.url)
 
     return Source(fetch, confirm_delay=rt.config.monitor.confirm_delay)
 
@@ -135,10 +146,10 @@ def _confirm_reason(page: PageConfig, settings: MonitorSettings, old: str, new: 
     return None
 
 
-def _second_look(source: Source, state: PageState, rules: Rules) -> tuple[str | None, str]:
+def _second_look(source: Source, state: PageState, rules: Rules, budget: Budget) -> tuple[str | None, str]:
     """The hash of the text a fresh fetch shows now (None if it failed), and a word for the log."""
     try:
-        _, again, _ = _fetch_text(source, state, rules, conditional=False)
+        again, _ = _text_of(_fetch(source, state, rules, budget, conditional=False), state, rules, budget)
     except (FetchError, ExtractError) as exc:
         return None, f"a failure ({exc})"
     if again is None:  # byte-identical to the stored body: the previous text
@@ -148,19 +159,24 @@ def _second_look(source: Source, state: PageState, rules: Rules) -> tuple[str | 
     return sha256(again), "the previous text" if sha256(again) == state.text_hash else "yet another text"
 
 
-def _fetch_text(source: Source, state: PageState, rules: Rules,
-                conditional: bool = True) -> tuple[FetchResult, str | None, str | None]:
-    """Fetch (plainly, in the browser, or an archived capture: the source says) and extract; the text is
-    None when the raw body is the stored one (no work needed)."""
-    result = source.fetch(state, rules, conditional)
+def _fetch(source: Source, state: PageState, rules: Rules, budget: Budget, conditional: bool = True) -> FetchResult:
+    """The fetch stage (plainly, in the browser, or an archived capture: the source says)."""
+    budget.enter("fetch")
+    return source.fetch(state, rules, conditional)
+
+
+def _text_of(result: FetchResult, state: PageState, rules: Rules, budget: Budget) -> tuple[str | None, str | None]:
+    """(text, raw hash); the text is None when the raw body is the stored one (no work needed)."""
     if result.not_modified:
-        return result, None, None
+        return None, None
     raw_hash = sha256(result.body)
     if raw_hash == state.raw_hash and state.extract_sig == rules.signature():
-        return result, None, raw_hash  # byte-identical body, same rules: same text
-    text = result.text if result.text is not None else extract(
-        result.body, content_type=result.content_type, charset=result.charset, rules=rules)
-    return result, text, raw_hash
+        return None, raw_hash  # byte-identical body, same rules: same text
+    budget.enter("extract")
+    if result.text is not None:  # `auto` already extracted the plain page to judge it
+        return result.text, raw_hash
+    text = extract(result.body, content_type=result.content_type, charset=result.charset, rules=rules, budget=budget)
+    return text, raw_hash
 
 
 @dataclass(frozen=True)
@@ -172,19 +188,70 @@ class Comparison:
     said: list[Said]  # what the new text says, for the statements of its snapshot
 
 
-def compare(old_text: str, new_text: str, company: str, old_state: TextState | None = None) -> Comparison:
+def compare(old_text: str, new_text: str, company: str, old_state: TextState | None = None,
+            budget: Budget = UNLIMITED) -> Comparison:
     """Diff and classify two texts. `old_state`: what the old text says when known (stored with its
     snapshot), so that only the new text is analysed."""
+    budget.enter("diff")
     diff_stats = stats(diff_lines(old_text, new_text))
-    relevant = relevant_changes(old_text, new_text)
+    budget.enter("classify")
+    relevant = relevant_changes(old_text, new_text, budget=budget)
     # the sentence a person should read first: about data requests if any changed
     first = relevant[0][2:] if relevant else diff_stats.first_line[2:]
     events = [EventDraft(kind="changed", quote=first or None, relevant=relevant)]
-    new_state = text_state(new_text, company)
-    found = compare_states(old_state if old_state is not None else text_state(old_text, company), new_state)
+    new_state = text_state(new_text, company, budget=budget)
+    if old_state is None:
+        old_state = text_state(old_text, company, budget=budget)
     events.extend(EventDraft(kind=f.kind, jurisdiction=f.jurisdiction, quote=f.quote, evidence=f.evidence,
-                             rule=f.rule, context=f.context) for f in found)
+                             rule=f.rule, context=f.context) for f in compare_states(old_state, new_state))
+    budget.check()
     return Comparison(diff_stats, events, said_of(new_state))
+
+
+def _failure(exc: Exception, stage: str, page_id: str) -> tuple[str, int | None]:
+    """A failed check's one-line reason (and HTTP status). Expected failures say why; anything
+    else is a bug or a case not foreseen, so its traceback goes to the log (once)."""
+    if isinstance(exc, FetchError):
+        reason, status = exc.reason, exc.http_status
+    elif isinstance(exc, ExtractError | WorkBudgetExceeded):
+        reason, status = str(exc), None
+    else:
+        reason, status = f"internal error in {stage}: {type(exc).__name__}: {exc}", None
+        log.error("%s: unexpected error in %s", page_id, stage, exc_info=exc)
+        return _one_line(reason), status
+    log.debug("%s: check failed in %s", page_id, stage, exc_info=exc)
+    return _one_line(reason), status
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    # A server's status line or a parser's message may quote control characters: shown, not kept.
+    text = printable(" ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fail(rec: CheckRecord, state: PageState, settings: MonitorSettings, source: Source, error: str,
+          http_status: int | None) -> None:
+    """Turn `rec` into a failed check: nothing recorded but the check, and page_gone in time."""
+    rec.status = "failed"
+    rec.error = error
+    rec.http_status = http_status if http_status is not None else rec.http_status
+    rec.failures = state.failures + 1
+    rec.version = None
+    rec.said = None
+    rec.added = rec.removed = 0
+    rec.first_line = ""
+    rec.events = []
+    rec.gone = state.gone
+    rec.pending_hash = state.pending_hash
+    # The stored validators stay: with the new ones, the next check would get a 304 and never
+    # look at the body this check could not handle.
+    rec.etag, rec.last_modified, rec.keep_validators = state.etag, state.last_modified, True
+    if source.live and not state.gone and rec.failures >= settings.gone_after:
+        rec.gone = True
+        rec.events.append(EventDraft(
+            kind="page_gone",
+            quote=f"{rec.failures} consecutive failed checks; last: {rec.error}",
+        ))
 
 
 def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
@@ -193,14 +260,21 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
 
     `state`: the page's stored state when the caller has just read it (a claim returns it).
     `source`: where the bytes come from (default: the live page).
+    Whatever goes wrong between the fetch and the record ends as a recorded failed check with
+    a one-line reason; the work after the fetch is bounded by the page's work budget.
     """
     source = source or live_source(rt, page)
     started = source.at or utcnow()
     clock = time.monotonic()
     settings = rt.config.monitor
     sinks = rt.config.alerts
-    if state is None:
-        state = rt.store.page_state(page.id)
+    try:
+        if state is None:
+            state = rt.store.page_state(page.id)
+    except StoreError as exc:
+        log.error("%s: check not recorded: %s", page.id, exc)
+        return CheckOutcome(page.id, "failed", error=str(exc), seconds=time.monotonic() - clock, unrecorded=True)
+    budget = Budget(rt.config.work_budget_of(page))
     rules = Rules.of(page)
     rec = CheckRecord(page_id=page.id, company=page.company, url=page.url, status="failed",
                       started_at=started, finished_at=started, etag=state.etag,
@@ -209,8 +283,9 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
                       origin=source.origin, source=source.url)
     old_text: str | None = None
     try:
-        result, text, raw_hash = _fetch_text(source, state, rules)
+        result = _fetch(source, state, rules, budget)
         rec.http_status, rec.fetch_mode = result.status, result.mode
+        text, raw_hash = _text_of(result, state, rules, budget)
         if result.not_modified or text is None:
             rec.status = "not_modified" if result.not_modified else "unchanged"
             rec.pending_hash = None  # the page shows its recorded text again: nothing pending
@@ -231,7 +306,8 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
             if state.snapshot_id is None:
                 rec.status, rec.version = "baseline", version
                 # what the page says from the start: the status board has it, without an event
-                rec.said, rec.said_sig = said_of(text_state(text, page.company)), rules_version()
+                budget.enter("classify")
+                rec.said, rec.said_sig = said_of(text_state(text, page.company, budget=budget)), rules_version()
             elif text_hash == state.text_hash:
                 rec.status, rec.pending_hash = "unchanged", None
                 if raw_hash != state.raw_hash and state.extract_sig != rules.signature():
@@ -246,7 +322,7 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
                 # last fetch of the previous check.
                 if why and state.pending_hash != text_hash:
                     time.sleep(source.confirm_delay)
-                    seen, what = _second_look(source, state, rules)
+                    seen, what = _second_look(source, state, rules, budget)
                     if seen != text_hash:
                         rec.status = "unconfirmed"
                         # What the page showed last, unless that is the recorded text again.
@@ -259,7 +335,7 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
                         text = None
                 if text is not None:
                     found = compare(old_text, text, page.company,
-                                    snapshot_state(rt.store, state.snapshot_id, old_text, page.company))
+                                    snapshot_state(rt.store, state.snapshot_id, old_text, page.company), budget)
                     rec.status, rec.version, rec.events = "changed", version, found.events
                     rec.added, rec.removed, rec.first_line = found.stats.added, found.stats.removed, \
                         found.stats.first_line
@@ -268,22 +344,16 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
         if rec.gone:
             rec.events.append(EventDraft(kind="page_restored", quote=f"{page.url} answers again"))
         rec.failures, rec.gone = 0, False
-    except (FetchError, ExtractError) as exc:
-        rec.status = "failed"
-        rec.error = exc.reason if isinstance(exc, FetchError) else str(exc)
-        rec.http_status = exc.http_status if isinstance(exc, FetchError) else rec.http_status
-        rec.failures = state.failures + 1
-        rec.version = None
-        rec.events = []
-        if source.live and not state.gone and rec.failures >= settings.gone_after:
-            rec.gone = True
-            rec.events.append(EventDraft(
-                kind="page_gone",
-                quote=f"{rec.failures} consecutive failed checks; last: {rec.error}",
-            ))
+    except StoreError as exc:  # reading the previous snapshot: the database's fault, not the page's
+        log.error("%s: check not recorded: %s", page.id, exc)
+        return CheckOutcome(page.id, "failed", error=str(exc), seconds=time.monotonic() - clock, unrecorded=True)
+    except SourceUnavailable:
+        raise
+    except Exception as exc:  # the one error boundary of a check (see _failure)
+        _fail(rec, state, settings, source, *_failure(exc, budget.stage, page.id))
     rec.finished_at = source.at or utcnow()
     try:
-        recorded = rt.store.record(rec)
+        recorded = _record(rt, rec, state, settings, source)
     except StoreError as exc:
         log.error("%s: check not recorded: %s", page.id, exc)
         return CheckOutcome(page.id, "failed", error=str(exc), seconds=time.monotonic() - clock, unrecorded=True)
@@ -296,6 +366,20 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
     )
     _log_outcome(page, outcome, rec)
     return outcome
+
+
+def _record(rt: Runtime, rec: CheckRecord, state: PageState, settings: MonitorSettings, source: Source) -> Recorded:
+    """Record the check; if what it found cannot be recorded for a reason other than the
+    database (StoreError), record it as a failed check instead."""
+    try:
+        return rt.store.record(rec)
+    except StoreError:
+        raise
+    except Exception as exc:
+        if rec.status == "failed" and rec.version is None:
+            raise  # nothing left to leave out
+        _fail(rec, state, settings, source, *_failure(exc, "record", rec.page_id))
+        return rt.store.record(rec)
 
 
 def _log_outcome(page: PageConfig, outcome: CheckOutcome, rec: CheckRecord) -> None:

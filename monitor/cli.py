@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import EVENT_KINDS, Config, ConfigError, default_config_path, format_duration, load_config
+from monitor.terminal import json_line, printable
 
 log = logging.getLogger("monitor.cli")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -119,7 +120,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         delivered = deliver_pending(rt)
         if args.json:
             for outcome in outcomes:
-                print(json.dumps({
+                print(json_line({
                     "page": outcome.page_id, "status": outcome.status, "error": outcome.error,
                     "http_status": outcome.http_status, "snapshot": outcome.snapshot_id,
                     "change": outcome.change_id, "added": outcome.added, "removed": outcome.removed,
@@ -129,7 +130,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                          "evidence": e.evidence, "rule": e.rule}
                         for e, eid in zip(outcome.events, outcome.event_ids, strict=False)
                     ],
-                }, ensure_ascii=False))
+                }))
         else:
             _print_outcomes(outcomes)
         failed = any(o.failed for o in outcomes) or delivered.failed > 0
@@ -160,7 +161,7 @@ def _run_checks(rt: Any, pages: list[Any], check: Callable[..., Any], progress: 
 
         def run_host(group: list[Any]) -> None:
             for page in group:
-                results[page.id] = check(rt, page)
+                results[page.id] = _check_one(rt, page, check)
                 if advance:
                     advance()
 
@@ -171,17 +172,34 @@ def _run_checks(rt: Any, pages: list[Any], check: Callable[..., Any], progress: 
     return [results[page.id] for page in pages]
 
 
+def _check_one(rt: Any, page: Any, check: Callable[..., Any]) -> Any:
+    """One page's check. check_page records every failure of its own; anything else but the
+    database (whose errors end the run, as the next page would meet them too) fails this page
+    alone, and the run goes on to the other pages and their alerts."""
+    from monitor.check import CheckOutcome
+    from monitor.store import StoreError
+
+    try:
+        return check(rt, page)
+    except StoreError:
+        raise
+    except Exception as exc:
+        log.exception("%s: unexpected error", page.id)
+        return CheckOutcome(page.id, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
+
+
 def _print_outcomes(outcomes: list[Any]) -> None:
-    rows = [(o.page_id, o.status, _outcome_detail(o)) for o in outcomes]
+    rows = [(o.page_id, o.status, printable(_outcome_detail(o))) for o in outcomes]
     if sys.stdout.isatty():
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(title=None, box=None, pad_edge=False)
         for column in ("page", "status", "detail"):
             table.add_column(column)
         styles = {"failed": "red", "changed": "yellow", "baseline": "cyan"}
         for page_id, status, detail in rows:
-            table.add_row(page_id, f"[{styles.get(status, 'green')}]{status}[/]", detail)
+            table.add_row(page_id, f"[{styles.get(status, 'green')}]{status}[/]", Text(detail))  # not markup
         _console().print(table)
     else:
         # Piped: one tab-separated line per page for scripts (and a 10,000-page pass does not
@@ -202,6 +220,7 @@ def _outcome_detail(o: Any) -> str:
 
 def cmd_pages(args: argparse.Namespace) -> int:
     from rich.table import Table
+    from rich.text import Text
 
     from monitor.store import Store
 
@@ -224,8 +243,9 @@ def cmd_pages(args: argparse.Namespace) -> int:
             nxt = (last + timedelta(seconds=interval)) if last else None
             claim = row.claimed_by if row and row.claimed_by and row.claim_expires and \
                 row.claim_expires > datetime.now(UTC) else ""
-            table.add_row(page.id, page.company, format_duration(interval), _fetch_column(config, page, row),
-                          _ts(last), status, _ts(nxt) if nxt else "due now", claim or "")
+            table.add_row(page.id, Text(printable(page.company)), format_duration(interval),
+                          _fetch_column(config, page, row), _ts(last), Text(printable(status)),
+                          _ts(nxt) if nxt else "due now", claim or "")
         _console().print(table)
         _print_workers(store.workers(), config.monitor.lease)
     finally:
@@ -309,13 +329,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
         labels = (f"{args.page} snapshot {from_id} {_ts(old.created_at)}" if old else "(empty)",
                   f"{args.page} snapshot {to_id} {_ts(new.created_at)}")
         color = sys.stdout.isatty() if args.color == "auto" else args.color == "always"
-        print(unified(ops, color=color, labels=labels))
+        print(unified(ops, color=color, labels=labels))  # page text made printable there
     finally:
         store.close()
     return EXIT_OK
 
 
 def format_event_line(event: Any) -> str:
+    """An event for a person on a terminal (recorded text may hold control characters)."""
     typed = event.kind in ("pause_started", "pause_lifted")
     where = f" {event.jurisdiction or 'unspecified'}" if typed or event.jurisdiction else ""
     line = f"{_ts(event.detected_at)}  #{event.id} {event.kind}{where}  {event.company} ({event.page_id})"
@@ -333,7 +354,7 @@ def format_event_line(event: Any) -> str:
             line += f"\n    ... {len(relevant) - 10} more about government requests"
         if not relevant and event.quote:
             line += f"\n    first change: {event.quote[:200]}"
-    return line
+    return printable(line)
 
 
 def cmd_events(args: argparse.Namespace) -> int:
@@ -356,7 +377,7 @@ def cmd_events(args: argparse.Namespace) -> int:
         export.write_csv(export.records(events), sys.stdout)
         return EXIT_OK
     for event in events:
-        print(export.json_line(event.as_json()) if fmt == "json" else format_event_line(event))
+        print(json_line(event.as_json()) if fmt == "json" else format_event_line(event))
     if not events and fmt == "text":
         print("no events", file=sys.stderr)
     return EXIT_OK
@@ -395,11 +416,11 @@ def cmd_classify(args: argparse.Namespace) -> int:
                     raise ValueError("'old' and 'new' must be strings")
             except (ValueError, AttributeError) as exc:
                 print(f"{args.batch}:{number}: bad line: {exc}", file=sys.stderr)
-                print(json.dumps({"events": [], "error": f"line {number}: {exc}"}))
+                print(json_line({"events": [], "error": f"line {number}: {exc}"}))
                 bad += 1
                 continue
             findings = classify(old, new, item.get("company"))
-            print(json.dumps({"events": _findings_json(findings)}, ensure_ascii=False), flush=False)
+            print(json_line({"events": _findings_json(findings)}), flush=False)
         return EXIT_USAGE if bad else EXIT_OK
     if not args.old or not args.new:
         raise UsageError("classify: needs OLD and NEW files (or --batch FILE.jsonl)")
@@ -413,12 +434,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
     findings = classify(texts[0], texts[1], args.company)
     if args.json:
         for finding in _findings_json(findings):
-            print(json.dumps(finding, ensure_ascii=False))
+            print(json_line(finding))
     else:
         for f in findings:
-            print(f"{f.kind} {f.jurisdiction or 'unspecified'}  [{f.evidence}; rule {f.rule}]\n    \"{f.quote}\"")
+            print(printable(f"{f.kind} {f.jurisdiction or 'unspecified'}  [{f.evidence}; rule {f.rule}]\n"
+                            f"    \"{f.quote}\""))
             if f.context:
-                print(f"    context: \"{f.context}\"")
+                print(printable(f"    context: \"{f.context}\""))
         if not findings:
             print("no pause events", file=sys.stderr)
     return EXIT_OK
@@ -441,7 +463,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(json.dumps(row.as_json(), ensure_ascii=False))
     else:
         for line in status.board_lines(rows):
-            print(line)
+            print(printable(line))
         if not rows:
             print("no pause statements on any watched page", file=sys.stderr)
     return EXIT_OK

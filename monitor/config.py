@@ -124,11 +124,13 @@ def expand_env(text: str) -> str:
 
 
 def _check_selector(selector: str) -> str:
+    """A CSS selector extraction can run (monitor.select: no :has() or :contains())."""
     from cssselect import SelectorError
-    from lxml.cssselect import CSSSelector
+
+    from monitor.select import Selector
 
     try:
-        CSSSelector(selector)
+        Selector(selector)  # what extraction runs
     except (SelectorError, SyntaxError) as exc:
         raise ValueError(f"invalid CSS selector {selector!r}: {exc}") from None
     return selector
@@ -225,6 +227,9 @@ class MonitorSettings(_Strict):
     # browser's processes may use together before the biggest renderer is killed.
     browser_renders: int = Field(1, ge=1, le=16)
     browser_memory: int = Field(768, ge=256)
+    # CPU time one check may spend after the fetch (extract, diff, classify): past it the check
+    # fails, naming the stage. Also per page.
+    work_budget: Duration = Field(5, gt=0, le=3600)
 
     @field_validator("allow_private_addresses")
     @classmethod
@@ -316,6 +321,7 @@ class PageConfig(_Strict):
     type: str = Field("auto", pattern="^(auto|html|pdf|text)$")
     confirm_shrink: Share | None = None
     confirm: str | None = Field(None, pattern="^(shrink|always|never)$")
+    work_budget: Duration | None = Field(None, gt=0, le=3600)
     enabled: bool = True
     fetch: str | None = Field(None, pattern=FETCH_MODES)
     # Rendered pages: wait until an element matching this CSS selector is in the page, instead
@@ -352,11 +358,10 @@ class PageConfig(_Strict):
     @field_validator("ignore")
     @classmethod
     def _regexes(cls, value: list[str]) -> list[str]:
+        from monitor.extract import check_ignore_pattern
+
         for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+            check_ignore_pattern(pattern)  # what extraction runs them with: RE2
         return value
 
 
@@ -452,6 +457,9 @@ class Config(_Strict):
 
     def fetch_of(self, page: PageConfig) -> str:
         return page.fetch or self.monitor.fetch
+
+    def work_budget_of(self, page: PageConfig) -> float:
+        return page.work_budget if page.work_budget is not None else self.monitor.work_budget
 
 
 def default_config_path() -> Path:

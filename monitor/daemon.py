@@ -39,6 +39,7 @@ from monitor.store import StoreError, worker_name
 log = logging.getLogger("monitor.daemon")
 
 STOP_GRACE = 30.0  # seconds in-flight checks get to finish after SIGTERM
+_DATABASE_WAITS = 60.0  # a check may wait out SQLite's busy timeout (30 s) to claim and to record
 _DUE_SPREAD = 10.0  # overdue pages start within this many seconds, spread out
 # ...or, when many are due (first start with 10,000 pages), over as long as it takes to start
 # this many per second per worker: a backlog queued all at once holds memory for every page.
@@ -95,6 +96,10 @@ class Daemon:
         # Page jobs running right now; shutdown waits for them to reach 0 (see shutdown()).
         self._in_flight = 0
         self._idle = threading.Condition()
+        # When each worker thread's page job started (the watchdog tells progress from a hang).
+        self._running: dict[int, float] = {}
+        self._workers = config.monitor.workers
+        self.stuck_after = check_bound(config, self.rt.fetcher.policy.longest_fetch)
         self.started_at = datetime.now(UTC)
         self.last_change: str | None = None
         self._report_lock = threading.Lock()
@@ -111,6 +116,7 @@ class Daemon:
         # Counted before the stop test: a job that saw no stop is one that shutdown waits for.
         with self._idle:
             self._in_flight += 1
+            self._running[threading.get_ident()] = time.monotonic()
         self.health.check_started()
         try:
             self._check_page(page_id)
@@ -118,6 +124,7 @@ class Daemon:
             self.health.check_finished()
             with self._idle:
                 self._in_flight -= 1
+                self._running.pop(threading.get_ident(), None)
                 self._idle.notify_all()
 
     def _check_page(self, page_id: str) -> None:
@@ -235,9 +242,25 @@ class Daemon:
             log.exception("status board refresh failed")
 
     def _watchdog_job(self) -> None:
-        # Runs inside the scheduler: if the scheduler's loop hangs, pets stop and systemd restarts us.
+        # Runs inside the scheduler: if the scheduler's loop hangs, pets stop and systemd restarts
+        # us. So do they when every worker hangs in a check: the loop alone is no progress.
+        stuck = self._stuck_workers()
+        if stuck:
+            log.error("every worker (%d) has been in one page check for more than %.0fs, longer than any check "
+                      "can take: not telling systemd the service is alive, so that it restarts it",
+                      stuck, self.stuck_after)
+            return
         self.notifier.watchdog()
         self.notifier.status(self._status_text())
+
+    def _stuck_workers(self) -> int:
+        """How many workers hang, if all of them do (0 while any worker is free or within bounds)."""
+        now = time.monotonic()
+        with self._idle:
+            started = list(self._running.values())
+        if len(started) < self._workers or any(now - t <= self.stuck_after for t in started):
+            return 0
+        return len(started)
 
     def _status_text(self) -> str:
         pages = len([p for p in self.rt.config.pages if p.enabled])
@@ -313,6 +336,7 @@ class Daemon:
         self.rt.config = new
         if self.metrics:
             self.metrics.configure(new)
+        self.stuck_after = check_bound(new, self.rt.fetcher.policy.longest_fetch)
         now = datetime.now(UTC)
         last = self.rt.store.last_checked()
         added = removed = changed = 0
@@ -400,6 +424,16 @@ class Daemon:
         if not finished:
             os._exit(0)
         return 0
+
+
+def check_bound(config: Config, longest_fetch: float) -> float:
+    """Seconds past which a page check is hung, not slow: two fetches (a confirming second look)
+    with their waits for the host, the pause between them, the work budget twice (CPU seconds;
+    the workers share the interpreter, so it can take that many times longer) and the database."""
+    settings = config.monitor
+    budget = max((config.work_budget_of(page) for page in config.pages), default=settings.work_budget)
+    return 2 * longest_fetch + settings.confirm_delay + 2 * budget * settings.workers + _DATABASE_WAITS
+
 
 
 def _report_browser_problems(config: Config) -> None:

@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from monitor.models import Event
 from monitor.store import Store
+from monitor.terminal import json_line as terminal_json_line
 
 # The fields of Event.as_json, in the CSV's column order (evidence, rule and context only on typed
 # events, relevant only on `changed` ones, origin and source only on archived ones).
@@ -48,7 +49,7 @@ def records(events: Iterable[Event]) -> list[dict[str, Any]]:
 
 
 def json_line(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False)
+    return terminal_json_line(record)  # one spelling of an event as JSON, inert on a terminal
 
 
 def columns(recs: Iterable[dict[str, Any]]) -> list[str]:

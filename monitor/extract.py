@@ -8,6 +8,7 @@ reflow) disappears here, which is what makes "no change" mean "no change a perso
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import json
@@ -16,13 +17,18 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
+import re2
 from lxml import etree
 from lxml import html as lxml_html
-from lxml.cssselect import CSSSelector
+
+from monitor.budget import UNLIMITED, Budget
+from monitor.select import Selector
 
 # Bump when the extraction logic changes, so stored snapshots are not taken as comparable.
-EXTRACTOR_VERSION = "1"
+# 2: control characters stripped, combining-mark runs capped, `ignore` patterns run by RE2.
+EXTRACTOR_VERSION = "2"
 
 DROP_TAGS = (
     "head", "script", "style", "noscript", "template", "nav", "svg", "canvas", "iframe",
@@ -36,8 +42,20 @@ BLOCK_TAGS = frozenset({
 })
 _CELL = "\x1f"
 _BREAK = "\x1e"  # a block boundary; newlines inside text are just whitespace
-# Zero-width and formatting characters that never show but often churn between builds.
+# Control characters (C0, DEL, C1) a page has no business sending and a terminal would obey;
+# tab, newline, CR and form feed are kept as the whitespace HTML takes them for. Stripped from
+# the page's text before our block markers (two of them) go in.
+_CONTROLS = dict.fromkeys((c for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\t\n\r\f"), None)
+# Zero-width and formatting characters that never show but often churn between builds, any
+# control character left, and lone surrogates, which no encoder can write.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_INVISIBLE.update((c, None) for c in _CONTROLS if chr(c) not in (_CELL, _BREAK))
+_INVISIBLE.update(dict.fromkeys(range(0xD800, 0xE000), None))
+# No text stacks more than a few combining marks on one letter; a run of thousands makes
+# Unicode normalization quadratic (it sorts each run). Unicode's stream-safe format allows 30.
+_MARK_RUN = re2.compile(r"(\pM{30})\pM+")
+# Python codecs that are no web charset and that decode in more than linear time, or not text.
+_NOT_CHARSETS = frozenset({"punycode", "idna", "undefined", "unicode-escape", "raw-unicode-escape"})
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
@@ -71,15 +89,34 @@ class Rules:
 
 
 @lru_cache(maxsize=512)
-def _selector(css: str) -> CSSSelector:
-    return CSSSelector(css)
+def _selector(css: str) -> Selector:
+    return Selector(css)
+
+
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # errors are raised (and reported by config-check), not printed
+    options.never_capture = True
+    return options
+
+
+def check_ignore_pattern(pattern: str) -> None:
+    """Raise ValueError naming the problem if RE2 cannot run `pattern` (a page's `ignore`)."""
+    try:
+        re2.compile(pattern, _re2_options())
+    except re2.error as exc:
+        detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"invalid regex {pattern!r}: {detail} (ignore patterns use RE2 syntax: no "
+                         "backreferences or lookaround)") from None
 
 
 @lru_cache(maxsize=512)
-def _ignore_regex(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+def _ignore_regex(patterns: tuple[str, ...]) -> Any:
+    """The page's `ignore` patterns as one RE2 regex: linear time in the line, whatever the
+    pattern (a backtracking engine can take exponential time on a line a pattern misses)."""
     if not patterns:
         return None
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
+    return re2.compile("|".join(f"(?:{p})" for p in patterns), _re2_options())
 
 
 def detect_type(body: bytes, content_type: str, declared: str = "auto") -> str:
@@ -94,18 +131,20 @@ def detect_type(body: bytes, content_type: str, declared: str = "auto") -> str:
 
 
 
-def normalize_text(raw: str, ignore: tuple[str, ...] = ()) -> str:
+def normalize_text(raw: str, ignore: tuple[str, ...] = (), *, budget: Budget = UNLIMITED) -> str:
     """Blocks separated by _BREAK (cells by _CELL) -> normalized lines.
 
     NFKC and invisible characters are handled on the whole text at once; per-character
     Python or regex work is what makes extraction slow on big pages.
     """
-    text = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE)
+    text = unicodedata.normalize("NFKC", _MARK_RUN.sub(r"\1", raw)).translate(_INVISIBLE)
+    budget.check()
     regex = _ignore_regex(ignore)
     out: list[str] = []
     # str.split() collapses every kind of Unicode whitespace in C; it also treats our
     # \x1e/\x1f markers as whitespace, so lines and cells are split off first.
     for block in text.split(_BREAK):
+        budget.tick()
         if _CELL in block:
             line = " | ".join(cell for cell in (" ".join(c.split()) for c in block.split(_CELL)) if cell)
         else:
@@ -115,8 +154,8 @@ def normalize_text(raw: str, ignore: tuple[str, ...] = ()) -> str:
     return "\n".join(out)
 
 
-def normalize_lines(lines: Sequence[str], ignore: tuple[str, ...] = ()) -> str:
-    return normalize_text(_BREAK.join(lines), ignore)
+def normalize_lines(lines: Sequence[str], ignore: tuple[str, ...] = (), *, budget: Budget = UNLIMITED) -> str:
+    return normalize_text(_BREAK.join(lines), ignore, budget=budget)
 
 
 def decode(body: bytes, charset: str | None) -> str:
@@ -132,9 +171,12 @@ def decode(body: bytes, charset: str | None) -> str:
     if meta:
         candidates.append(meta.group(1).decode("ascii", "replace"))
     for encoding in candidates:
+        codec = _charset(encoding)
+        if codec is None:
+            continue
         try:
-            return body.decode(_canonical_encoding(encoding))
-        except (LookupError, UnicodeDecodeError):
+            return body.decode(codec)
+        except UnicodeError:  # not only UnicodeDecodeError: e.g. "undefined" raises its base class
             continue
     try:
         return body.decode("utf-8")
@@ -142,9 +184,18 @@ def decode(body: bytes, charset: str | None) -> str:
         return body.decode("cp1252", errors="replace")
 
 
-def _canonical_encoding(name: str) -> str:
+def _charset(label: str) -> str | None:
+    """The Python codec for a charset label a server or page gave, or None to ignore the label."""
     # WHATWG: pages labelled latin-1/ascii are really decoded as windows-1252.
-    return "cp1252" if name.lower() in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii") else name
+    if label.lower() in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"):
+        return "cp1252"
+    try:
+        info = codecs.lookup(label)
+    except (LookupError, ValueError):  # unknown, or a label with a NUL in it
+        return None
+    if info.name in _NOT_CHARSETS or not getattr(info, "_is_text_encoding", True):
+        return None
+    return info.name
 
 
 _UNREADABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffd]")
@@ -157,12 +208,14 @@ def _check_textual(text: str) -> None:
         raise ExtractError(f"body looks binary, not text ({bad} of {len(sample)} characters unreadable)")
 
 
-def html_text(root: etree._Element) -> str:
+def html_text(root: etree._Element, *, budget: Budget = UNLIMITED) -> str:
     """Text of an element with block boundaries marked; iterwalk keeps deep trees off the C stack."""
     parts: list[str] = []
     append = parts.append
     blocks = BLOCK_TAGS
+    tick = budget.tick
     for event, element in etree.iterwalk(root, events=("start", "end")):
+        tick()
         tag = element.tag
         if not isinstance(tag, str):
             continue
@@ -172,14 +225,14 @@ def html_text(root: etree._Element) -> str:
             elif tag in ("td", "th"):
                 append(_CELL)
             elif tag == "img" and element.get("alt"):
-                append(f" {element.get('alt')} ")
+                append(f" {element.get('alt').translate(_CONTROLS)} ")
             if element.text:
-                append(element.text.replace("\n", _BREAK if tag == "pre" else " "))
+                append(element.text.translate(_CONTROLS).replace("\n", _BREAK if tag == "pre" else " "))
         else:
             if tag in blocks:
                 append(_BREAK)
             if element.tail and element is not root:
-                append(element.tail.replace("\n", " "))
+                append(element.tail.translate(_CONTROLS).replace("\n", " "))
     return "".join(parts)
 
 
@@ -198,33 +251,48 @@ def _parse_html(text: str) -> etree._Element:
     return root
 
 
-def extract_html(body: bytes, charset: str | None, rules: Rules) -> str:
+def extract_html(body: bytes, charset: str | None, rules: Rules, budget: Budget = UNLIMITED) -> str:
     text = decode(body, charset)
     _check_textual(text)
     root = _parse_html(text)
+    budget.check()
     etree.strip_elements(root, *DROP_TAGS, with_tail=False)
     for element in root.xpath("//input[@type='hidden' or @type='HIDDEN'] | //*[@hidden] | //*[@aria-hidden='true']"):
         _drop(element)
     for css in rules.remove:
-        for element in _selector(css)(root):
+        budget.check()
+        for element in _selector(css)(root, budget):
+            budget.tick()
             _drop(element)
     if rules.select:
-        chosen: list[etree._Element] = []
+        chosen: set[etree._Element] = set()
         for css in rules.select:
-            matched = _selector(css)(root)
+            budget.check()
+            matched = _selector(css)(root, budget)
             if not matched:
                 raise ExtractError(f"select {css!r} matched nothing on the page")
-            chosen.extend(matched)
-        # Document order, and never the same element twice (nested matches).
-        if len(rules.select) > 1:
-            positions = {el: index for index, el in enumerate(root.iter())}
-            chosen = sorted(set(chosen), key=positions.__getitem__)
-        members = set(chosen)
-        kept = [el for el in chosen if not any(anc in members for anc in el.iterancestors())]
-        raw = _BREAK.join(html_text(element) for element in kept)
+            chosen.update(matched)
+        raw = _BREAK.join(html_text(element, budget=budget) for element in _outermost(root, chosen, budget))
     else:
-        raw = html_text(root)
-    return normalize_text(raw, rules.ignore)
+        raw = html_text(root, budget=budget)
+    return normalize_text(raw, rules.ignore, budget=budget)
+
+
+def _outermost(root: etree._Element, chosen: set[etree._Element], budget: Budget) -> list[etree._Element]:
+    """The chosen elements not inside another chosen one, in document order: one walk of the
+    tree (asking each match for its ancestors would cost matches x depth)."""
+    kept: list[etree._Element] = []
+    inside = 0  # how many chosen elements the walk is in
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        budget.tick()
+        if element in chosen:
+            if event == "start":
+                if not inside:
+                    kept.append(element)
+                inside += 1
+            else:
+                inside -= 1
+    return kept
 
 
 def noscript_text(body: bytes, charset: str | None) -> str:
@@ -249,42 +317,70 @@ def _drop(element: etree._Element) -> None:
     parent.remove(element)
 
 
-def extract_pdf(body: bytes, rules: Rules) -> str:
+# What a policy document needs, far short of what a small hostile PDF can make pypdf do.
+PDF_MAX_PAGES = 2_000
+PDF_MAX_CHARS = 5_000_000
+# pypdf parses a page's whole content stream before its text is extracted, and no checkpoint
+# can interrupt that: at most this many operands and operators per stream (about 2 s here).
+_PDF_STREAM_PARSE_MAX = 500_000
+
+
+def extract_pdf(body: bytes, rules: Rules, budget: Budget = UNLIMITED) -> str:
     import logging
 
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError, PyPdfError
+    from pypdf import PdfReader, apply_configuration
+
+    from monitor.budget import WorkBudgetExceeded
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     if not body.lstrip()[:1024].startswith(b"%PDF-"):
         raise ExtractError("not a PDF: the body does not start with %PDF-")
+
+    def checkpoint(*_: object) -> None:  # called by pypdf before every content-stream operator
+        budget.tick()
+
+    lines: list[str] = []
+    chars = 0
     try:
-        reader = PdfReader(io.BytesIO(body), strict=False)
-        lines: list[str] = []
-        for page in reader.pages:
-            lines.extend((page.extract_text() or "").splitlines())
-    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AssertionError, RecursionError) as exc:
-        raise ExtractError(f"PDF could not be read: {type(exc).__name__}: {exc}") from None
-    return normalize_lines(lines, rules.ignore)
+        with apply_configuration(stream_parsing_work_maximum_count=_PDF_STREAM_PARSE_MAX,
+                                 page_tree_maximum_page_entries=10 * PDF_MAX_PAGES):
+            reader = PdfReader(io.BytesIO(body), strict=False)
+            if len(reader.pages) > PDF_MAX_PAGES:
+                raise ExtractError(f"PDF has {len(reader.pages)} pages; at most {PDF_MAX_PAGES:,} are extracted")
+            for page in reader.pages:
+                budget.check()
+                text = page.extract_text(visitor_operand_before=checkpoint) or ""
+                chars += len(text)
+                if chars > PDF_MAX_CHARS:
+                    raise ExtractError(f"PDF text longer than {PDF_MAX_CHARS:,} characters")
+                lines.extend(text.translate(_CONTROLS).splitlines())
+    except (ExtractError, WorkBudgetExceeded):
+        raise
+    except Exception as exc:  # pypdf parses hostile input: whatever it raises, the PDF is unreadable
+        raise ExtractError(f"PDF could not be read: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") \
+            from None
+    return normalize_lines(lines, rules.ignore, budget=budget)
 
 
-def extract_text(body: bytes, charset: str | None, rules: Rules) -> str:
+def extract_text(body: bytes, charset: str | None, rules: Rules, budget: Budget = UNLIMITED) -> str:
     text = decode(body, charset)
     _check_textual(text)
-    return normalize_text(_BREAK.join(text.replace("\x00", "").splitlines()), rules.ignore)
+    return normalize_text(_BREAK.join(text.translate(_CONTROLS).splitlines()), rules.ignore, budget=budget)
 
 
-def extract(body: bytes, *, content_type: str = "", charset: str | None = None, rules: Rules = Rules()) -> str:
-    """Turn a body into normalized text; raises ExtractError with a readable reason."""
+def extract(body: bytes, *, content_type: str = "", charset: str | None = None, rules: Rules = Rules(),
+            budget: Budget = UNLIMITED) -> str:
+    """Turn a body into normalized text; raises ExtractError with a readable reason (and
+    WorkBudgetExceeded past the budget)."""
     if not body.strip():
         raise ExtractError("empty body")
     kind = detect_type(body, content_type, rules.type)
     if kind == "pdf":
-        text = extract_pdf(body, rules)
+        text = extract_pdf(body, rules, budget)
     elif kind == "text":
-        text = extract_text(body, charset, rules)
+        text = extract_text(body, charset, rules, budget)
     else:
-        text = extract_html(body, charset, rules)
+        text = extract_html(body, charset, rules, budget)
     if not text:
         raise ExtractError("no text left after extraction")
     return text

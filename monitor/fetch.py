@@ -93,6 +93,11 @@ class FetchPolicy:
     # False: refuse non-public addresses; True: allow all; a list: allow these networks only.
     allow_private: bool | tuple[str, ...] = False
 
+    @property
+    def longest_fetch(self) -> float:
+        """The longest one `Fetcher.fetch` may take: waiting for its turn at the host, then its deadline."""
+        return self.deadline * (_HOST_WAIT_DEADLINES + 1)
+
 
 def system_resolver(host: str, port: int) -> list[str]:
     """The addresses of `host`, in getaddrinfo's order of preference (RFC 6724)."""
@@ -244,7 +249,10 @@ def address_allowed(address: str, allow: bool | tuple[str, ...]) -> bool:
 def vetted_addresses(host: str, port: int, resolver: Resolver, allow: bool | tuple[str, ...]) -> list[str]:
     """Resolve `host` once and return its addresses, all of them allowed; refuse the host if any
     is not (a name that also points inside must not be fetched by luck of the order)."""
-    addresses = resolver(host, port)
+    try:
+        addresses = resolver(host, port)
+    except (UnicodeError, ValueError) as exc:  # a name no resolver can even ask for
+        raise FetchError(f"invalid host name {host[:100]!r}: {exc}") from None
     if not addresses:
         raise FetchError(f"DNS lookup for {host} returned no address")
     for address in addresses:
@@ -331,17 +339,24 @@ class _GuardedAdapter(HTTPAdapter):
 # -- helpers ---------------------------------------------------------------------------------
 
 
+def header_int(value: str | None) -> int | None:
+    """A header's non-negative integer, or None. ASCII digits only: str.isdigit() is true for
+    '²' and '¹', which int() and float() refuse."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = header_int(value)
+    if seconds is not None:
+        return float(min(seconds, 10**9))  # "Retry-After: 10**400" is a very long wait, not a float overflow
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(value.strip())
+        return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+    except (TypeError, ValueError, OverflowError, IndexError):  # not a date a server could mean
         return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
 def _decoder(encoding: str) -> Any:
@@ -355,14 +370,23 @@ def _decoder(encoding: str) -> Any:
     raise FetchError(f"unsupported Content-Encoding {encoding!r}")
 
 
+def _inflate(decoder: Any, chunk: bytes) -> Iterator[bytes]:
+    """A compressed chunk's output in pieces of at most _CHUNK bytes, so the caller can stop
+    a bomb at its cap (and zlib never gets an output limit too large for a C integer)."""
+    while chunk:
+        piece = decoder.decompress(chunk, _CHUNK)
+        yield piece
+        chunk = decoder.unconsumed_tail
+
+
 def _read_body(response: requests.Response, max_bytes: int, deadline: float) -> bytes:
     """Stream the raw body, decompress within the cap, stop at the deadline."""
     encodings = [e for e in response.headers.get("Content-Encoding", "").split(",") if e.strip()]
     if len(encodings) > 1:
         raise FetchError(f"unsupported stacked Content-Encoding {response.headers['Content-Encoding']!r}")
     decoder = _decoder(encodings[0]) if encodings else None
-    declared = response.headers.get("Content-Length", "")
-    if decoder is None and declared.isdigit() and int(declared) > max_bytes:
+    declared = header_int(response.headers.get("Content-Length"))
+    if decoder is None and declared is not None and declared > max_bytes:
         raise FetchError(f"body too large: Content-Length {declared} exceeds max_bytes {max_bytes}")
     parts: list[bytes] = []
     size = 0
@@ -374,14 +398,12 @@ def _read_body(response: requests.Response, max_bytes: int, deadline: float) -> 
                 raise FetchError("deadline exceeded while reading the body")
             if not chunk:
                 break
-            if decoder is not None:
-                chunk = decoder.decompress(chunk, max_bytes - size + 1)
-                if decoder.unconsumed_tail:
-                    raise FetchError(f"body too large after decompression (max_bytes {max_bytes})")
-            size += len(chunk)
-            if size > max_bytes:
-                raise FetchError(f"body too large: more than max_bytes {max_bytes}")
-            parts.append(chunk)
+            for piece in _inflate(decoder, chunk) if decoder is not None else (chunk,):
+                size += len(piece)
+                if size > max_bytes:
+                    raise FetchError(f"body too large{' after decompression' if decoder else ''}: more than "
+                                     f"max_bytes {max_bytes}")
+                parts.append(piece)
         if decoder is not None:
             tail = decoder.flush()
             size += len(tail)
@@ -437,6 +459,21 @@ def _content_type(header: str) -> tuple[str, str | None]:
 # -- the fetcher -----------------------------------------------------------------------------
 
 
+class _Turn:
+    """One hold of a host's lock, released once, by its `with` or early by `leave_host`."""
+
+    __slots__ = ("held", "lock")
+
+    def __init__(self, lock: threading.RLock, held: bool):
+        self.lock = lock
+        self.held = held
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.lock.release()
+
+
 class Fetcher:
     def __init__(self, policy: FetchPolicy, resolver: Resolver = system_resolver, ca_bundle: str | None = None):
         """`resolver`: host name -> addresses (DNS by default); `ca_bundle`: a PEM file of the
@@ -460,6 +497,7 @@ class Fetcher:
         # Told (seconds, body bytes) after every fetch that ran, failed ones with 0 bytes: the
         # daemon's metrics (monitor.metrics). None costs nothing.
         self.observer: Callable[[float, int], None] | None = None
+        self._turns = threading.local()  # this thread's open host turns: list of (host, _Turn)
 
     def close(self) -> None:
         self.session.close()
@@ -476,12 +514,23 @@ class Fetcher:
         host = host_of(url)
         with self._locks_guard:
             lock = self._host_locks.setdefault(host, threading.RLock())
-        mine = lock.acquire(timeout=self.policy.deadline * _HOST_WAIT_DEADLINES)
+        turn = _Turn(lock, lock.acquire(timeout=self.policy.deadline * _HOST_WAIT_DEADLINES))
+        turns: list[tuple[str, _Turn]] = self._turns.__dict__.setdefault("open", [])
+        turns.append((host, turn))
         try:
-            yield mine
+            yield turn.held
         finally:
-            if mine:
-                lock.release()
+            turns.remove((host, turn))
+            turn.release()
+
+    def leave_host(self, url: str) -> None:
+        """This thread is done with the URL's host for now (its body is read): end the turns it
+        holds there, so the host's other pages are fetched while this one is worked on. A later
+        request of this thread waits for a turn again."""
+        host = host_of(url)
+        for turn_host, turn in getattr(self._turns, "open", ()):
+            if turn_host == host:
+                turn.release()
 
     def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         with self.host_turn(url) as mine:
@@ -560,9 +609,7 @@ class Fetcher:
         seen: list[str] = []
         jar: RequestsCookieJar | None = None
         for _hop in range(self.policy.max_redirects + 1):
-            scheme = urlsplit(url).scheme.lower()
-            if scheme not in ("http", "https"):
-                raise FetchError(f"refused redirect to non-HTTP URL {url[:200]!r}")
+            _check_target(url)
             seen.append(url)
             request = self._prepare(url, headers, jar)
             response = self._adapter.send(request, stream=True, timeout=(self.policy.timeout, self.policy.timeout),
@@ -577,7 +624,11 @@ class Fetcher:
                     if "Set-Cookie" in response.headers:  # e.g. a cookie check that redirects back
                         jar = jar if jar is not None else RequestsCookieJar()
                         extract_cookies_to_jar(jar, request, response.raw)
-                    url = urljoin(url, location)
+                    try:
+                        url = urljoin(url, location)
+                    except ValueError as exc:  # e.g. "http://[::1" (Invalid IPv6 URL)
+                        raise FetchError(f"redirect to a malformed URL {location[:200]!r}: {exc}",
+                                         http_status=response.status_code) from None
                     if url in seen:
                         raise FetchError(f"redirect loop at {url[:200]}", http_status=response.status_code)
                     continue
@@ -603,7 +654,10 @@ class Fetcher:
         """
         request = PreparedRequest()
         request.prepare_method("GET")
-        request.prepare_url(url, None)
+        try:
+            request.prepare_url(url, None)
+        except (requests.RequestException, ValueError) as exc:  # InvalidURL, e.g. a bad IDNA label
+            raise FetchError(f"malformed URL {url[:200]!r}: {_short(exc)}") from None
         request.prepare_headers({**self.session.headers, **headers})
         if jar is not None:
             request.prepare_cookies(jar)
@@ -633,6 +687,19 @@ class Fetcher:
             etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"),
             headers={k: v for k, v in response.headers.items() if k.lower() in ("content-type", "etag")},
         )
+
+
+def _check_target(url: str) -> None:
+    """Raise FetchError unless `url` is an http(s) URL with a host and a valid port."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parses the port: ValueError if it is not a number or out of range)
+    except ValueError as exc:
+        raise FetchError(f"malformed URL {url[:200]!r}: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise FetchError(f"refused redirect to non-HTTP URL {url[:200]!r}")
+    if not parts.hostname:
+        raise FetchError(f"malformed URL {url[:200]!r}: no host")
 
 
 def policy_from_settings(settings: Any) -> FetchPolicy:

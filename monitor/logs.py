@@ -8,7 +8,6 @@ can reach a log.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.redact import redact
+from monitor.terminal import json_line, printable
 
 # syslog priorities, as sd-daemon(3) prefixes expect
 _PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
@@ -41,7 +41,7 @@ class LineFormatter(logging.Formatter):
         message = record.getMessage()
         if record.exc_info:
             message += " | " + self.formatException(record.exc_info).replace("\n", " | ")
-        message = redact(message).replace("\n", " ")
+        message = redact(message).replace("\n", " ")  # JSON escapes controls; text shows them
         if self.json:
             data: dict[str, object] = {
                 "ts": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -53,12 +53,12 @@ class LineFormatter(logging.Formatter):
                 if key not in _STANDARD and not key.startswith("_"):
                     # Extra fields are output too: a sink URL or an error text there is redacted like the message.
                     data[key] = value if isinstance(value, int | float | bool | None) else redact(str(value))
-            line = json.dumps(data, ensure_ascii=False)
+            line = json_line(data)
         elif self.journald:
-            line = f"{record.levelname.lower()} {record.name}: {message}"  # journald adds the time
+            line = f"{record.levelname.lower()} {record.name}: {printable(message)}"  # journald adds the time
         else:
             stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            line = f"{stamp} {record.levelname.lower():7} {record.name}: {message}"
+            line = f"{stamp} {record.levelname.lower():7} {record.name}: {printable(message)}"
         return f"<{_priority(record.levelno)}>{line}" if self.journald else line
 
 

@@ -20,6 +20,7 @@ from monitor.fetch import _content_type as split_content_type
 from monitor.models import utcnow
 from monitor.status import said_of
 from monitor.store import CheckRecord, StoreError, Version, sha256
+from monitor.terminal import printable
 
 if TYPE_CHECKING:
     from monitor.check import Runtime
@@ -78,6 +79,6 @@ def reextract_pages(rt: Runtime, page_ids: list[str]) -> int:
             ok, message = reextract_page(rt, page_id)
         except StoreError as exc:
             ok, message = False, f"database error: {exc}"
-        print(f"{page_id}: {message}")
+        print(printable(f"{page_id}: {message}"))
         failed = failed or not ok
     return 1 if failed else 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import uuid
 import xml.etree.ElementTree as ET
@@ -176,6 +177,16 @@ def _atom(tag: str) -> str:
     return f"{{{ATOM}}}{tag}"
 
 
+# Characters XML 1.0 does not allow at all, not even as references: one of them in one quote
+# would make the whole feed unreadable to every feed reader, for good.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str | None) -> str | None:
+    """Text an XML document can hold: what XML forbids is shown as U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text) if text else text
+
+
 def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -198,19 +209,19 @@ def build_feed(events: list[Event], namespace: uuid.UUID, updated: datetime) -> 
         message = build_message(event, None, None)
         entry = ET.SubElement(feed, _atom("entry"))
         ET.SubElement(entry, _atom("id")).text = uuid.uuid5(namespace, f"event/{event.id}").urn
-        ET.SubElement(entry, _atom("title")).text = message.title
+        ET.SubElement(entry, _atom("title")).text = _xml(message.title)
         ET.SubElement(entry, _atom("updated")).text = _iso(event.detected_at)
         ET.SubElement(entry, _atom("published")).text = _iso(event.detected_at)
         ET.SubElement(entry, _atom("link"), rel="alternate", href=event_href(event), type="text/html")
-        ET.SubElement(entry, _atom("link"), rel="related", href=event.url)
+        ET.SubElement(entry, _atom("link"), rel="related", href=_xml(event.url))
         if event.source:  # an archived event: the capture it was found in
-            ET.SubElement(entry, _atom("link"), rel="via", href=event.source)
+            ET.SubElement(entry, _atom("link"), rel="via", href=_xml(event.source))
         ET.SubElement(entry, _atom("category"), term=event.kind, label=KIND_LABELS.get(event.kind, event.kind))
         if event.jurisdiction:
             ET.SubElement(entry, _atom("category"), term=event.jurisdiction, scheme="urn:iso:std:iso:3166:-1",
                           label=_jurisdiction_name(event.jurisdiction))
-        ET.SubElement(entry, _atom("summary"), type="text").text = event.quote or message.title
-        ET.SubElement(entry, _atom("content"), type="text").text = message.body
+        ET.SubElement(entry, _atom("summary"), type="text").text = _xml(event.quote or message.title)
+        ET.SubElement(entry, _atom("content"), type="text").text = _xml(message.body)
     ET.indent(feed)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 

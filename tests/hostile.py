@@ -44,8 +44,10 @@ FAKE_DNS = {"intranet.example": ["10.1.2.3"], "mixed.example": ["127.0.0.1", "19
 
 
 def fake_resolver(host: str, port: int) -> list[str]:
-    """Resolve without DNS: IP literals (including inet_aton's odd forms) and FAKE_DNS only."""
+    """Resolve without DNS: IP literals (including inet_aton's odd forms) and FAKE_DNS only.
+    Like getaddrinfo, it first encodes the name with IDNA (a label over 63 characters fails)."""
     host = host.strip("[]")
+    host.encode("idna")
     try:
         return [str(ipaddress.ip_address(host))]
     except ValueError:
@@ -310,6 +312,10 @@ def install(server: PageServer) -> list[Case]:
         _redirect("http://nxdomain.invalid/"))
     add(Case("redirect-no-location", False, r"redirect without Location"),
         lambda h: _send(h, b"", "302 Found"))
+    add(Case("redirect-malformed-ipv6", False, r"malformed URL 'http://\[::1'"), _redirect("http://[::1"))
+    add(Case("redirect-bad-port", False, r"malformed URL .*Port"), _redirect(f"http://127.0.0.1:{port}99999/"))
+    add(Case("redirect-long-label", False, r"invalid host name 'a{64}\.example'.*label"),
+        _redirect("http://" + "a" * 64 + ".example/"))
 
     # --- content --------------------------------------------------------------------------------
     add(Case("binary-garbage", False, r"body looks binary"), lambda h: _send(h, _garbage(50_000)))
@@ -318,6 +324,12 @@ def install(server: PageServer) -> list[Case]:
                         content_type="text/html; charset=utf-8"))
     add(Case("unknown-charset", True),
         lambda h: _send(h, "<p>Caf\u00e9 policy</p>".encode(), content_type="text/html; charset=x-klingon"))
+    # Labels Python knows as codecs but no browser as a charset: ignored, the body decodes anyway.
+    add(Case("meta-charset-undefined", True),  # "undefined" raises UnicodeError, not UnicodeDecodeError
+        lambda h: _send(h, b'<html><head><meta charset="undefined"></head><body><p>Caf\xc3\xa9</p></body></html>',
+                        content_type="text/html"))
+    add(Case("charset-punycode", True),  # ASCII, so it gets as far as punycode's own UnicodeError
+        lambda h: _send(h, b"<p>Cafe policy</p>", content_type="text/html; charset=punycode"))
     add(Case("empty-200", False, r"empty body"), lambda h: _send(h, b""))
     add(Case("no-visible-text", False, r"no text left after extraction"),
         lambda h: _send(h, b"<html><head><script>var a=1;</script></head><body><nav>x</nav></body></html>"))
@@ -371,6 +383,11 @@ def install(server: PageServer) -> list[Case]:
     add(Case("http-404", False, r"HTTP 404"), _status(404, "Not Found"))
     add(Case("http-410", False, r"HTTP 410"), _status(410, "Gone"))
     add(Case("http-206", False, r"unexpected HTTP status 206"), _status(206, "Partial Content"))
+    # "¹".isdigit() is true, but int() and float() refuse it: a digit to no one but str.isdigit.
+    add(Case("http-503-retry-superscript", False, r"HTTP 503"),
+        _status(503, "Service Unavailable", {"Retry-After": "\u00b9"}))
+    add(Case("content-length-superscript", True),
+        lambda h: _send(h, PAGE, extra={"Content-Length": "\u00b2"}))
 
     flaky = {"n": 0}
 

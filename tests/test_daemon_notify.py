@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from monitor.pageserver import PageServer
 from tests.conftest import ROOT, count_checks, wait_for
 
@@ -113,3 +115,54 @@ def test_run_speaks_sd_notify(server: PageServer, write_config: Callable[..., Pa
     assert "reload refused" in out and "Not Valid" in out and "Traceback" not in out
     # After STOPPING=1 the service sends no more READY (systemd would be confused).
     assert not listener.with_key("READY", "1", after=stopping[0][0])
+
+
+def test_watchdog_is_pinged_only_while_workers_make_progress(server: PageServer, write_config: Callable[..., Path],
+                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """The scheduler's loop alone is no sign of life: when every worker has been in one check
+    longer than any check can take, the pings stop (and systemd restarts the service). A hung
+    check cannot be made for real without a bug, so the check itself is replaced by one that
+    blocks; the daemon, its pings and the socket are real."""
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.sdnotify import Notifier
+
+    server.set("/a", "<p>alpha</p>")
+    config = load_config(write_config([{"id": "a", "url": server.url("/a")}], workers=2))
+    listener = NotifyListener(tmp_path / "notify.sock")
+    notifier = Notifier({"NOTIFY_SOCKET": str(listener.path), "WATCHDOG_USEC": str(WATCHDOG_USEC)})
+    daemon = Daemon(None, config, notifier=notifier)
+    assert daemon.stuck_after >= 2 * config.monitor.deadline, "the bound covers at least two fetches"
+    release = threading.Event()
+    monkeypatch.setattr(daemon, "_check_page", lambda page_id: release.wait(60))
+    daemon.stuck_after = 0.5
+    workers = [threading.Thread(target=daemon._check_job, args=("a",)) for _ in range(2)]
+
+    def pings() -> int:
+        return len(listener.with_key("WATCHDOG", "1"))
+
+    try:
+        daemon._watchdog_job()
+        assert wait_for(lambda: pings() == 1, 5), "idle: pinged"
+        workers[0].start()
+        time.sleep(0.7)
+        daemon._watchdog_job()
+        assert wait_for(lambda: pings() == 2, 5), "one worker hangs, the other is free: pinged"
+        workers[1].start()
+        daemon._watchdog_job()
+        assert wait_for(lambda: pings() == 3, 5), "both busy, one of them within bounds: pinged"
+        time.sleep(0.7)
+        daemon._watchdog_job()
+        time.sleep(0.5)
+        assert pings() == 3, "every worker hangs: no ping"
+        assert "every worker (2) has been in one page check for more than" in caplog.text
+        release.set()
+        for worker in workers:
+            worker.join(10)
+        daemon._watchdog_job()
+        assert wait_for(lambda: pings() == 4, 5), "progress again: pinged"
+    finally:
+        release.set()
+        daemon.rt.close()
+        listener.close()

@@ -229,7 +229,8 @@ CLI_CASES = ["declared-too-large", "undeclared-too-large", "endless-chunked", "g
              "redirect-gopher", "redirect-javascript", "redirect-private-10", "redirect-metadata",
              "redirect-ipv6-loopback", "binary-garbage", "empty-200", "truncated-body", "reset-mid-body",
              "http-500", "http-503-retry-over-cap", "http-404", "http-410", "pdf-not-pdf",
-             "deep-nesting-20000", "soft-error-login", "drip-body", "endless-headers"]
+             "deep-nesting-20000", "soft-error-login", "drip-body", "endless-headers",
+             "http-503-retry-superscript", "redirect-malformed-ipv6", "redirect-long-label"]
 
 
 def _peak_rss_while(proc: subprocess.Popen[str]) -> int:

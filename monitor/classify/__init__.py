@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from monitor.budget import UNLIMITED, Budget
+
 from . import lexicon as _L
 from .analysis import analyse
 from .jurisdictions import find_jurisdictions, jurisdiction_name, mentions
@@ -105,8 +107,9 @@ def _is_heading(line: str) -> bool:
             and not text.startswith(("-", "*", "•")))
 
 
-def statements(text: str, company: str | None = None) -> list[Statement]:
-    """Everything a text asserts, sentence by sentence, with jurisdictions from page context."""
+def statements(text: str, company: str | None = None, budget: Budget = UNLIMITED) -> list[Statement]:
+    """Everything a text asserts, sentence by sentence, with jurisdictions from page context.
+    `budget`: the check's work budget, looked at every sentence (a text may be megabytes)."""
     out: list[Statement] = []
     index = 0
     heading: str | None = None
@@ -118,6 +121,7 @@ def statements(text: str, company: str | None = None) -> list[Statement]:
             heading, section = line.strip(), []
             # a heading may itself be a statement ("Requests from Hong Kong: paused")
         for sentence in split_sentences(line):
+            budget.tick()
             for a in assess(sentence, company):
                 code, context = a.jurisdiction, None
                 if code is None:
@@ -144,8 +148,8 @@ def _from_context(section: list[str], heading: str | None, sentence: str) -> tup
     return None, None
 
 
-def state(text: str, company: str | None = None) -> TextState:
-    return TextState.of(statements(text, company))
+def state(text: str, company: str | None = None, budget: Budget = UNLIMITED) -> TextState:
+    return TextState.of(statements(text, company, budget))
 
 
 def compare(old: TextState, new: TextState) -> list[Finding]:
@@ -198,7 +202,7 @@ def is_relevant(sentence: str) -> bool:
     return bool(assess(sentence))
 
 
-def relevant_changes(old_text: str, new_text: str, limit: int = MAX_RELEVANT) -> list[str]:
+def relevant_changes(old_text: str, new_text: str, limit: int = MAX_RELEVANT, budget: Budget = UNLIMITED) -> list[str]:
     """Removed ('- ') and added ('+ ') sentences that speak of government data requests, removed
     first, each in its text's order; sentences only moved are not changes."""
     old = split_sentences(old_text or "")
@@ -211,6 +215,7 @@ def relevant_changes(old_text: str, new_text: str, limit: int = MAX_RELEVANT) ->
             if len(out) >= limit:
                 return out
             if surplus.get(sentence, 0) > 0:
+                budget.tick()
                 surplus[sentence] -= 1
                 if is_relevant(sentence):
                     clipped = sentence if len(sentence) <= MAX_RELEVANT_CHARS else sentence[:MAX_RELEVANT_CHARS] + "…"
