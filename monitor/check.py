@@ -16,6 +16,7 @@ from datetime import datetime
 from monitor.classify import classify
 from monitor.config import Config, MonitorSettings, PageConfig
 from monitor.diff import diff_lines, stats
+from monitor.documents import followed_pages
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
 from monitor.models import utcnow
@@ -65,10 +66,17 @@ class CheckOutcome:
     added: int = 0
     removed: int = 0
     seconds: float = 0.0
+    # The documents this page links to that are checked next (`follow`), and their checks.
+    follow: list[PageConfig] = field(default_factory=list)
+    documents: list[CheckOutcome] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
         return self.status == "failed"
+
+    def with_documents(self) -> list[CheckOutcome]:
+        """This check and those of its followed documents, in order."""
+        return [self, *self.documents]
 
 
 def soft_error(text: str) -> str | None:
@@ -118,16 +126,22 @@ def _fetch_text(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
     if result.not_modified:
         return result, None, None
     raw_hash = sha256(result.body)
-    if raw_hash == state.raw_hash and state.extract_sig == rules.signature():
-        return result, None, raw_hash  # byte-identical body, same rules: same text
-    text = extract(result.body, content_type=result.content_type, charset=result.charset, rules=rules)
+    if raw_hash == state.raw_hash and state.extract_sig == rules.signature() and (
+            rules.links == "none" or state.url == result.url):
+        return result, None, raw_hash  # byte-identical body, same rules (and base for links): same text
+    text = extract(result.body, content_type=result.content_type, charset=result.charset, rules=rules,
+                   url=result.url)
     return result, text, raw_hash
 
 
-def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) -> CheckOutcome:
+def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None, *,
+               follow: bool = True) -> CheckOutcome:
     """Check one page now and record the outcome; never raises for a bad page or server.
 
     `state`: the page's stored state when the caller has just read it (a claim returns it).
+    A page with `follow` then has its document links checked the same way, each as a page of
+    its own (`outcome.documents`; monitor.documents), unless `follow` is False: a caller that
+    holds the page's host turn checks them with `check_documents` once it has let the turn go.
     """
     started = utcnow()
     clock = time.monotonic()
@@ -156,7 +170,7 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
             rec.etag, rec.last_modified = result.etag, result.last_modified
             text_hash = sha256(text)
             version = Version(text=text, text_hash=text_hash, extract_sig=rules.signature(), raw=result.body,
-                              raw_hash=raw_hash,
+                              raw_hash=raw_hash, url=result.url,
                               # with the header's charset, so `reextract` decodes the body as this check did
                               content_type=result.content_type + (f"; charset={result.charset}" if result.charset
                                                                   else ""))
@@ -228,7 +242,26 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None) ->
         added=rec.added, removed=rec.removed, seconds=time.monotonic() - clock,
     )
     _log_outcome(page, outcome, rec)
+    if page.follows and outcome.status in _FOLLOW_AFTER:
+        text = rec.version.text if rec.version is not None else _stored_text(rt, state.snapshot_id)
+        outcome.follow = followed_pages(page, text)
+    return check_documents(rt, outcome) if follow else outcome
+
+
+def check_documents(rt: Runtime, outcome: CheckOutcome) -> CheckOutcome:
+    """Check the documents a page's check found to follow, each with `check_page`."""
+    outcome.documents = [check_page(rt, document) for document in outcome.follow]
     return outcome
+
+
+# After these outcomes the page's document links are known (from the new text or the stored one);
+# after a failure or a lost race they are not checked: the next check of the page does it.
+_FOLLOW_AFTER = frozenset({"baseline", "changed", "unchanged", "not_modified", "unconfirmed"})
+
+
+def _stored_text(rt: Runtime, snapshot_id: int | None) -> str:
+    snapshot = rt.store.snapshot(snapshot_id) if snapshot_id is not None else None
+    return snapshot.text if snapshot else ""
 
 
 def _log_outcome(page: PageConfig, outcome: CheckOutcome, rec: CheckRecord) -> None:

@@ -23,6 +23,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PAGE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+# The id of a document followed from a page (monitor.documents.document_page_id).
+DOCUMENT_ID = re.compile(r"\.doc-[0-9a-f]{12}$")
 
 
 class ConfigError(Exception):
@@ -176,6 +178,14 @@ class PageConfig(_Strict):
     confirm_shrink: float | None = Field(None, ge=0, le=1)
     confirm: str | None = Field(None, pattern="^(shrink|always|never)$")
     enabled: bool = True
+    # "documents": links to documents (PDF, and links matching `follow` patterns) become lines
+    # of the normalized text, so a new or moved report is a change (monitor.documents).
+    links: str = Field("none", pattern="^(none|documents)$")
+    # true: check each document link as its own page after this one; a regex or a list of
+    # them: links whose absolute URL matches are documents too, and are checked as well.
+    follow: bool | str | list[str] = False
+    # At most this many document links are checked per check of the page (0: list them only).
+    follow_max: int = Field(10, ge=0, le=100)
 
     @field_validator("id")
     @classmethod
@@ -206,11 +216,37 @@ class PageConfig(_Strict):
     @classmethod
     def _regexes(cls, value: list[str]) -> list[str]:
         for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+            _check_regex(pattern)
         return value
+
+    @field_validator("follow")
+    @classmethod
+    def _follow(cls, value: bool | str | list[str]) -> bool | str | list[str]:
+        patterns = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        for pattern in patterns:
+            if not pattern:
+                raise ValueError("an empty pattern would match every link")
+            _check_regex(pattern)
+        return value
+
+    @property
+    def follow_patterns(self) -> tuple[str, ...]:
+        """The `follow` regexes (none for `follow = true` / `false`)."""
+        if isinstance(self.follow, str):
+            return (self.follow,)
+        return tuple(self.follow) if isinstance(self.follow, list) else ()
+
+    @property
+    def follows(self) -> bool:
+        """Whether a check of this page also checks its document links (up to `follow_max`)."""
+        return self.follow is not False and self.follow != [] and self.follow_max > 0
+
+
+def _check_regex(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
 
 
 class ReportSettings(_Strict):
@@ -283,6 +319,11 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         if page.id in seen:
             problems.append(f"page {page.id!r} (pages[{index}]): key 'id': duplicate of pages[{seen[page.id]}]")
         seen.setdefault(page.id, index)
+        if DOCUMENT_ID.search(page.id):
+            problems.append(f"page {page.id!r} (pages[{index}]): key 'id': ids ending in '.doc-' and 12 hex "
+                            "digits are reserved for followed documents")
+        if page.follow not in (False, []) and page.links != "documents":
+            problems.append(f"page {page.id!r} (pages[{index}]): key 'follow': needs links = \"documents\"")
     names = [sink.key for sink in config.alerts]
     for index, name in enumerate(names):
         if names.index(name) != index:

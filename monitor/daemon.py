@@ -119,7 +119,7 @@ class Daemon:
             log.exception("%s: unexpected error during check", page_id)
             return
         self.checks_done += 1
-        if outcome.status == "changed":
+        if any(checked.status == "changed" for checked in outcome.with_documents()):
             self.last_change = f"{page_id} at {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
             self._deliver()
             self._rebuild_report()

@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urljoin
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -54,6 +55,8 @@ class Rules:
     remove: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     type: str = "auto"
+    links: str = "none"  # "documents": document links become lines of the text (monitor.documents)
+    documents: tuple[str, ...] = ()  # URL patterns of links that are documents too (`follow`)
 
     @classmethod
     def of(cls, page: object) -> Rules:
@@ -62,12 +65,16 @@ class Rules:
             remove=tuple(getattr(page, "remove", ()) or ()),
             ignore=tuple(getattr(page, "ignore", ()) or ()),
             type=getattr(page, "type", "auto") or "auto",
+            links=getattr(page, "links", "none") or "none",
+            documents=tuple(getattr(page, "follow_patterns", ()) or ()),
         )
 
     def signature(self) -> str:
         """Identifies the text these rules produce from a given body."""
-        payload = json.dumps([EXTRACTOR_VERSION, self.type, self.select, self.remove, self.ignore])
-        return hashlib.sha256(payload.encode()).hexdigest()
+        parts: list[object] = [EXTRACTOR_VERSION, self.type, self.select, self.remove, self.ignore]
+        if self.links != "none":  # only then: the signatures of every other page stay as they were
+            parts += [self.links, self.documents]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 @lru_cache(maxsize=512)
@@ -198,10 +205,11 @@ def _parse_html(text: str) -> etree._Element:
     return root
 
 
-def extract_html(body: bytes, charset: str | None, rules: Rules) -> str:
+def extract_html(body: bytes, charset: str | None, rules: Rules, url: str = "") -> str:
     text = decode(body, charset)
     _check_textual(text)
     root = _parse_html(text)
+    base = _base_url(root, url) if rules.links == "documents" else url
     etree.strip_elements(root, *DROP_TAGS, with_tail=False)
     for element in root.xpath("//input[@type='hidden' or @type='HIDDEN'] | //*[@hidden] | //*[@aria-hidden='true']"):
         _drop(element)
@@ -221,10 +229,26 @@ def extract_html(body: bytes, charset: str | None, rules: Rules) -> str:
             chosen = sorted(set(chosen), key=positions.__getitem__)
         members = set(chosen)
         kept = [el for el in chosen if not any(anc in members for anc in el.iterancestors())]
-        raw = _BREAK.join(html_text(element) for element in kept)
     else:
-        raw = html_text(root)
+        kept = [root]
+    raw = _BREAK.join(html_text(element) for element in kept)
+    if rules.links == "documents":
+        from monitor.documents import document_lines
+
+        raw += _BREAK + _BREAK.join(document_lines(kept, base, rules.documents))
     return normalize_text(raw, rules.ignore)
+
+
+def _base_url(root: etree._Element, url: str) -> str:
+    """What relative links resolve against: the page's own URL, or its <base href>."""
+    for base in root.iter("base"):
+        href = base.get("href")
+        if href:
+            try:
+                return urljoin(url, href.strip())
+            except ValueError:  # a malformed <base>: links resolve against the page as if it were absent
+                return url
+    return url
 
 
 def _drop(element: etree._Element) -> None:
@@ -267,8 +291,12 @@ def extract_text(body: bytes, charset: str | None, rules: Rules) -> str:
     return normalize_text(_BREAK.join(text.replace("\x00", "").splitlines()), rules.ignore)
 
 
-def extract(body: bytes, *, content_type: str = "", charset: str | None = None, rules: Rules = Rules()) -> str:
-    """Turn a body into normalized text; raises ExtractError with a readable reason."""
+def extract(body: bytes, *, content_type: str = "", charset: str | None = None, rules: Rules = Rules(),
+            url: str = "") -> str:
+    """Turn a body into normalized text; raises ExtractError with a readable reason.
+
+    `url`: where the body came from (after redirects), for the absolute form of document links.
+    """
     if not body.strip():
         raise ExtractError("empty body")
     kind = detect_type(body, content_type, rules.type)
@@ -277,7 +305,7 @@ def extract(body: bytes, *, content_type: str = "", charset: str | None = None, 
     elif kind == "text":
         text = extract_text(body, charset, rules)
     else:
-        text = extract_html(body, charset, rules)
+        text = extract_html(body, charset, rules, url)
     if not text:
         raise ExtractError("no text left after extraction")
     return text

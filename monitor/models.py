@@ -86,6 +86,9 @@ class Snapshot(SQLModel, table=True):
     extract_sig: str = Field(default="", max_length=64)
     # 'fetch' for a fetched version, 'reextract' for a new baseline after a selector change.
     origin: str = Field(default="fetch", max_length=16)
+    # The address the raw body came from (after redirects): what its relative links resolve
+    # against when `reextract` re-derives the text (document links, monitor.documents).
+    url: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Check(SQLModel, table=True):
@@ -119,6 +122,9 @@ class Change(SQLModel, table=True):
 class Event(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("change_id", "kind", "jurisdiction", name="uq_event_change_kind_jurisdiction"),
+        # The report's per-company and per-jurisdiction feeds: their latest entries and their counts.
+        Index("ix_event_company_id", "company", "id"),
+        Index("ix_event_jurisdiction_id", "jurisdiction", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     page_id: str = Field(foreign_key="page.id", max_length=100, index=True)

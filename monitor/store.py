@@ -56,6 +56,7 @@ class Version:
     raw_hash: str | None = None
     content_type: str = ""
     origin: str = "fetch"
+    url: str | None = None  # where the raw body came from (after redirects)
 
 
 @dataclass
@@ -119,6 +120,7 @@ class PageState:
     text_hash: str | None = None
     raw_hash: str | None = None
     extract_sig: str | None = None
+    url: str | None = None  # of the latest snapshot's raw body
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -401,7 +403,7 @@ class Store:
                 snapshot_id = _insert_id(conn, snap_t, {
                     "page_id": rec.page_id, "created_at": rec.finished_at, "text_hash": version.text_hash,
                     "text": version.text, "raw_hash": version.raw_hash, "extract_sig": version.extract_sig,
-                    "origin": version.origin,
+                    "origin": version.origin, "url": version.url,
                 })
             if not raced and (snapshot_id is not None or drafts):
                 if snapshot_id is not None and rec.status == "changed":
@@ -591,7 +593,8 @@ _newer = Snapshot.__table__.alias("newer")  # type: ignore[attr-defined]
 # A page's state and its latest snapshot in one statement (two index lookups in SQLite).
 _STATE = (
     select(_page_c.etag, _page_c.last_modified, _page_c.failures, _page_c.gone, _page_c.pending_hash,
-           _page_c.last_checked_at, _snap_c.id, _snap_c.text_hash, _snap_c.raw_hash, _snap_c.extract_sig)
+           _page_c.last_checked_at, _snap_c.id, _snap_c.text_hash, _snap_c.raw_hash, _snap_c.extract_sig,
+           _snap_c.url)
     .select_from(Page.__table__.outerjoin(  # type: ignore[attr-defined]
         Snapshot.__table__,  # type: ignore[attr-defined]
         _snap_c.id == select(func.max(_newer.c.id)).where(_newer.c.page_id == _page_c.id)
@@ -631,7 +634,7 @@ def _read_state(conn: Any, page_id: str) -> PageState:
         return PageState(page_id=page_id)
     return PageState(page_id=page_id, etag=row[0], last_modified=row[1], failures=row[2], gone=bool(row[3]),
                      pending_hash=row[4], last_checked_at=row[5], snapshot_id=row[6], text_hash=row[7],
-                     raw_hash=row[8], extract_sig=row[9])
+                     raw_hash=row[8], extract_sig=row[9], url=row[10])
 
 
 def _insert_id(conn: Any, table: Any, values: dict[str, Any]) -> int:
