@@ -69,6 +69,12 @@ def _page_ids(config: Config, ids: Sequence[str]) -> list[str]:
     return list(ids)
 
 
+def _recorded_page(config: Config, store: Any, page_id: str) -> None:
+    """A configured page, or one the database has a history of (a followed document's page)."""
+    if page_id not in {page.id for page in config.pages} and page_id not in {row.id for row in store.pages()}:
+        _page_ids(config, [page_id])  # says it is unknown
+
+
 # -- commands --------------------------------------------------------------------------------
 
 
@@ -223,9 +229,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     from monitor.store import Store
 
     config = _load(args)
-    _page_ids(config, [args.page])
     store = Store(config.monitor.database)
     try:
+        _recorded_page(config, store, args.page)
         changes = {c.snapshot_id: c for c in store.changes(args.page)}
         table = Table(box=None, pad_edge=False)
         for column in ("snapshot", "recorded", "origin", "lines", "chars", "hash", "change"):
@@ -249,9 +255,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from monitor.store import Store
 
     config = _load(args)
-    _page_ids(config, [args.page])
     store = Store(config.monitor.database)
     try:
+        _recorded_page(config, store, args.page)
         snaps = {s.id: s for s in store.snapshots(args.page)}
         ids = sorted(snaps)
         if not ids:

@@ -16,9 +16,10 @@ pages of their own (same fetch guards, extraction, classifier and record: `check
 under an id derived from the page's id and the link, so a document keeps its history for as
 long as the page links to it.
 
-Everything here is pure and bounded: at most MAX_LINKS lines per page, URLs longer than
-MAX_URL characters are ignored (they are also what a `follow` regex runs on), link titles are
-cut at MAX_TITLE characters.
+Everything here is pure and bounded: at most MAX_LINKS document lines and MAX_EXAMINED
+resolved links per page (more are counted in one last line), URLs longer than MAX_URL
+characters are ignored (they are also what a `follow` regex runs on), link titles are cut at
+MAX_TITLE characters.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from lxml import etree
 from monitor.config import PageConfig
 
 LINE_PREFIX = "[document]"
-MAX_LINKS = 500
+MAX_LINKS = 500  # document lines a page
+MAX_EXAMINED = 10_000  # distinct links resolved a page (a URL costs ~20 µs in urllib)
 MAX_URL = 2000
 MAX_TITLE = 200
 # What a browser drops from an href before resolving it (WHATWG URL: tab and newlines).
@@ -98,21 +100,30 @@ def document_lines(elements: Iterable[etree._Element], base: str, patterns: tupl
     """One `[document] title <url>` line per distinct document link, in document order."""
     lines: list[str] = []
     seen: set[str] = set()
-    skipped = 0
+    resolved: dict[str, str | None] = {}  # href -> absolute URL: pages repeat their links
+    beyond: set[str] = set()  # past the cap, only counted (by href): no more URL work
     for element in elements:
         for link in element.iter("a", "area"):
             href = link.get("href")
-            url = absolute_url(base, href) if href else None
-            if url is None or url in seen or not is_document(url, link.get("type") or "", patterns):
+            declared = link.get("type") or ""
+            # Resolving a URL is the costly part; without patterns only a .pdf link can be a document.
+            if not href or not (patterns or ".pdf" in href.lower() or "pdf" in declared.lower()):
+                continue
+            if len(lines) >= MAX_LINKS or (href not in resolved and len(resolved) >= MAX_EXAMINED):
+                beyond.add(href)
+                continue
+            if href not in resolved:
+                resolved[href] = absolute_url(base, href)
+            url = resolved[href]
+            if url is None or url in seen or not is_document(url, declared, patterns):
                 continue
             seen.add(url)
-            if len(lines) >= MAX_LINKS:
-                skipped += 1
-                continue
             title = _title(link)
             lines.append(f"{LINE_PREFIX} {title} <{url}>" if title else f"{LINE_PREFIX} <{url}>")
-    if skipped:
-        lines.append(f"{LINE_PREFIX}s: {skipped} more document links not listed")
+    beyond.difference_update(resolved)
+    if beyond:
+        lines.append(f"[documents] {len(beyond)} more links not examined (at most {MAX_LINKS} documents "
+                     f"and {MAX_EXAMINED} links a page)")
     return lines
 
 
