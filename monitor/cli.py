@@ -418,7 +418,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError("report: give --out DIR (or set [report] out in the config)")
     store = Store(config.monitor.database)
     try:
-        path = build_report(store, config, Path(out))
+        path = build_report(store, config, Path(out), full=args.full)
     finally:
         store.close()
     print(f"report written to {path}")
@@ -494,8 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--batch", metavar="FILE.jsonl", help='each line {"old": ..., "new": ...} -> {"events": [...]}')
     p.add_argument("--company", default=None, help="the company whose page this is")
-    p = add("report", cmd_report, "write the static HTML report and Atom feed")
+    p = add("report", cmd_report, "write the static HTML report and Atom feeds (only what changed since the last)")
     p.add_argument("--out", metavar="DIR")
+    p.add_argument("--full", action="store_true", help="render every file again, change pages included")
     add("config-check", cmd_config_check, "validate the config")
     p = add("demo", cmd_demo, "offline demo: serve changing pages on 127.0.0.1 and run the real pipeline")
     p.add_argument("--keep", metavar="DIR", help="keep the demo database and report in DIR")

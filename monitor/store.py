@@ -123,6 +123,41 @@ class PageState:
     url: str | None = None  # of the latest snapshot's raw body
 
 
+@dataclass(frozen=True)
+class EventQuery:
+    """Which events (all by default): of some companies, a jurisdiction, some kinds, a page."""
+
+    companies: tuple[str, ...] = ()
+    jurisdiction: str | None = None
+    kinds: tuple[str, ...] = ()
+    page_id: str | None = None
+
+    def where(self) -> list[Any]:
+        conditions: list[Any] = []
+        if self.companies:
+            conditions.append(Event.company.in_(self.companies))  # type: ignore[attr-defined]
+        if self.jurisdiction is not None:
+            conditions.append(Event.jurisdiction == self.jurisdiction)
+        if self.kinds:
+            conditions.append(Event.kind.in_(self.kinds))  # type: ignore[attr-defined]
+        if self.page_id is not None:
+            conditions.append(Event.page_id == self.page_id)
+        return conditions
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    """A snapshot as the report lists it: no text, and the change that led to it (if any)."""
+
+    id: int
+    created_at: datetime
+    origin: str
+    lines: int
+    change_id: int | None
+    added: int | None
+    removed: int | None
+
+
 def _sqlite_setup(engine: Engine) -> None:
     @sa_event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -285,6 +320,101 @@ class Store:
             if page_id:
                 query = query.where(Event.page_id == page_id)
             return list(session.exec(query))
+
+    # -- report reads: bounded slices of the history, by id ---------------------------------
+
+    def report_marks(self) -> dict[str, tuple[int, int]]:
+        """(highest id, row count) of events, snapshots and changes: where a report build stands."""
+        with self.engine.connect() as conn:
+            return {name: tuple(conn.execute(select(func.coalesce(func.max(table.id), 0), func.count())
+                                             .select_from(table)).one())  # type: ignore[misc]
+                    for name, table in _HISTORY.items()}
+
+    def count_up_to(self, name: str, last_id: int) -> int:
+        """How many rows of a history table have an id up to `last_id` (a late commit shows here)."""
+        table = _HISTORY[name]
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(table).where(table.id <= last_id)).scalar_one())
+
+    def events_after(self, event_id: int) -> list[Event]:
+        with self.session() as session:
+            return list(session.exec(select(Event).where(Event.id > event_id).order_by(Event.id)))  # type: ignore
+
+    def changes_after(self, change_id: int) -> list[Change]:
+        with self.session() as session:
+            return list(session.exec(select(Change).where(Change.id > change_id).order_by(Change.id)))  # type: ignore
+
+    def snapshots_after(self, snapshot_id: int) -> dict[str, int]:
+        """Pages with snapshots newer than `snapshot_id`, and how many each."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(_snap_c.page_id, func.count()).where(_snap_c.id > snapshot_id)
+                                .group_by(_snap_c.page_id))
+            return {page_id: int(count) for page_id, count in rows}
+
+    def count_events(self, query: EventQuery) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(Event).where(*query.where())).scalar_one())
+
+    def event_slice(self, query: EventQuery, *, newest: int | None = None, after: int | None = None,
+                    offset: int = 0, limit: int = 0) -> list[Event]:
+        """A query's `newest` latest events (newest first), or `limit` of them oldest first: those
+        with an id above `after`, else from `offset` (an offset is read through: use it once)."""
+        with self.session() as session:
+            statement = select(Event).where(*query.where())
+            if newest is not None:
+                statement = statement.order_by(Event.id.desc()).limit(newest)  # type: ignore[union-attr]
+            elif after is not None:
+                statement = statement.where(Event.id > after).order_by(Event.id).limit(limit)  # type: ignore
+            else:
+                statement = statement.order_by(Event.id).offset(offset).limit(limit)  # type: ignore[arg-type]
+            return list(session.exec(statement))
+
+    def event_values(self, column: str) -> list[str]:
+        """The distinct non-null values of an event column (company, jurisdiction)."""
+        target = Event.__table__.c[column]  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            return [row[0] for row in conn.execute(select(target).where(target.isnot(None)).distinct()
+                                                   .order_by(target))]
+
+    def latest_events(self, limit: int) -> list[Event]:
+        """The latest events by detection time, newest first."""
+        with self.session() as session:
+            return list(session.exec(select(Event).order_by(Event.detected_at.desc(),  # type: ignore[attr-defined]
+                                                            Event.id.desc()).limit(limit)))  # type: ignore
+
+    def page_counts(self, kinds: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Per page: (changes, events of these kinds)."""
+        counts: dict[str, list[int]] = {}
+        with self.engine.connect() as conn:
+            for page_id, count in conn.execute(select(Change.page_id, func.count()).group_by(Change.page_id)):
+                counts.setdefault(page_id, [0, 0])[0] = int(count)
+            for page_id, count in conn.execute(select(Event.page_id, func.count())
+                                               .where(Event.kind.in_(kinds))  # type: ignore[attr-defined]
+                                               .group_by(Event.page_id)):
+                counts.setdefault(page_id, [0, 0])[1] = int(count)
+        return {page_id: (pair[0], pair[1]) for page_id, pair in counts.items()}
+
+    def count_snapshots(self, page_id: str) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(_snap_c.page_id == page_id)).scalar_one())
+
+    def snapshot_rows(self, page_id: str, *, newest: int | None = None, after: int | None = None,
+                      offset: int = 0, limit: int = 0) -> list[SnapshotRow]:
+        """A page's snapshots without their text (its line count instead), sliced as `event_slice`."""
+        # Lines counted by the database: the texts themselves never leave it.
+        lines = func.length(_snap_c.text) - func.length(func.replace(_snap_c.text, bindparam("nl", "\n"), "")) + 1
+        statement = select(_snap_c.id, _snap_c.created_at, _snap_c.origin, lines, Change.id, Change.added,
+                           Change.removed).select_from(Snapshot.__table__.outerjoin(  # type: ignore[attr-defined]
+                               Change.__table__, Change.snapshot_id == _snap_c.id)).where(  # type: ignore
+                               _snap_c.page_id == page_id)
+        if newest is not None:
+            statement = statement.order_by(_snap_c.id.desc()).limit(newest)
+        elif after is not None:
+            statement = statement.where(_snap_c.id > after).order_by(_snap_c.id).limit(limit)
+        else:
+            statement = statement.order_by(_snap_c.id).offset(offset).limit(limit)
+        with self.engine.connect() as conn:
+            return [SnapshotRow(*row) for row in conn.execute(statement)]
 
     # -- claims: several processes, one database ----------------------------------------------
     # A page is claimed before it is checked. The claim is one conditional UPDATE (its rowcount
@@ -601,6 +731,8 @@ _STATE = (
         .correlate(Page.__table__).scalar_subquery()))  # type: ignore[attr-defined]
     .where(_page_c.id == bindparam("b_id"))
 )
+# The append-only tables a report is built from, by the names of Store.report_marks.
+_HISTORY: dict[str, Any] = {"events": Event, "snapshots": Snapshot, "changes": Change}
 _CHECK_INSERT = Check.__table__.insert()  # type: ignore[attr-defined]
 _CLAIM_INFO = select(_page_c.last_checked_at, _page_c.claimed_by, _page_c.claim_expires).where(
     _page_c.id == bindparam("b_id"))
