@@ -41,6 +41,8 @@ PAUSE_KINDS = ("pause_started", "pause_lifted")
 # An empty feed still needs an <updated>: a fixed instant keeps rebuilds byte-identical.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CODE = re.compile(r"^[A-Z0-9]{2,8}$")
+# Characters XML 1.0 cannot carry at all (not even escaped); page text can hold them (&#1;).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 KIND_LABELS = {
     "changed": "changed",
     "pause_started": "pause started",
@@ -115,6 +117,11 @@ def _atom(tag: str) -> str:
     return f"{{{ATOM}}}{tag}"
 
 
+def _text(value: str) -> str:
+    """Text as XML can hold it: what it cannot carry becomes U+FFFD, so the feed stays well-formed."""
+    return _NOT_XML.sub("\ufffd", value)
+
+
 def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -138,7 +145,7 @@ def feed_document(feed: Feed, events: Sequence[Event], namespace: uuid.UUID, *, 
     base_id = namespace if feed.key == "all" else uuid.uuid5(namespace, f"feed/{feed.key}")
     ET.SubElement(root, _atom("id")).text = (base_id if archive is None
                                               else uuid.uuid5(namespace, f"feed/{feed.key}/{archive}")).urn
-    ET.SubElement(root, _atom("title")).text = feed.title + (f" (archive {archive})" if archive else "")
+    ET.SubElement(root, _atom("title")).text = _text(feed.title + (f" (archive {archive})" if archive else ""))
     ET.SubElement(root, _atom("updated")).text = _iso(max((e.detected_at for e in events), default=EPOCH))
     ET.SubElement(ET.SubElement(root, _atom("author")), _atom("name")).text = "policy-monitor"
     ET.SubElement(root, _atom("link"), rel="self", href=relative(path, path), type="application/atom+xml")
@@ -156,17 +163,17 @@ def feed_document(feed: Feed, events: Sequence[Event], namespace: uuid.UUID, *, 
         message = build_message(event, None, None)
         entry = ET.SubElement(root, _atom("entry"))
         ET.SubElement(entry, _atom("id")).text = uuid.uuid5(namespace, f"event/{event.id}").urn
-        ET.SubElement(entry, _atom("title")).text = message.title
+        ET.SubElement(entry, _atom("title")).text = _text(message.title)
         ET.SubElement(entry, _atom("updated")).text = _iso(event.detected_at)
         ET.SubElement(entry, _atom("published")).text = _iso(event.detected_at)
         ET.SubElement(entry, _atom("link"), rel="alternate", href=relative(event_href(event), path),
                       type="text/html")
-        ET.SubElement(entry, _atom("link"), rel="related", href=event.url)
+        ET.SubElement(entry, _atom("link"), rel="related", href=_text(event.url))
         ET.SubElement(entry, _atom("category"), term=event.kind, label=KIND_LABELS.get(event.kind, event.kind))
         if event.jurisdiction:
             ET.SubElement(entry, _atom("category"), term=event.jurisdiction, scheme="urn:iso:std:iso:3166:-1",
                           label=jurisdiction_name(event.jurisdiction))
-        ET.SubElement(entry, _atom("summary"), type="text").text = event.quote or message.title
-        ET.SubElement(entry, _atom("content"), type="text").text = message.body
+        ET.SubElement(entry, _atom("summary"), type="text").text = _text(event.quote or message.title)
+        ET.SubElement(entry, _atom("content"), type="text").text = _text(message.body)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"

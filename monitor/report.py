@@ -25,6 +25,7 @@ writes a directory (a lock file), and the index goes last.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -68,9 +69,11 @@ LOCK_FILE = ".report.lock"
 _STATE_FORMAT = 1
 
 
+@functools.cache
 def _env() -> Environment:
+    """One environment a process: its templates are compiled once, not at every rebuild."""
     env = Environment(loader=FileSystemLoader(ASSETS), autoescape=select_autoescape(["html", "j2"], default=True),
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False)
     env.filters["ts"] = lambda value: value.strftime("%Y-%m-%d %H:%M UTC") if value else "–"
     env.filters["iso"] = lambda value: value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
     env.filters["day"] = lambda value: value.strftime("%Y-%m-%d") if value else "–"
@@ -79,8 +82,10 @@ def _env() -> Environment:
     return env
 
 
+@functools.cache
 def _signature() -> str:
-    """Changes when the templates (or the modules that fill them) change: everything is rebuilt."""
+    """Changes when the templates (or the modules that fill them) change: everything is rebuilt.
+    Read once a process, like the templates themselves (the environment does not reload them)."""
     digest = hashlib.sha256(Path(__file__).read_bytes())
     digest.update(Path(__file__).with_name("feeds.py").read_bytes())
     for path in sorted(ASSETS.glob("*.j2")):
@@ -287,14 +292,15 @@ class _Site:
             built = {name: (int(state["marks"][name][0]), int(state["marks"][name][1])) for name in marks}
         except (KeyError, TypeError, ValueError, IndexError):
             return None
-        for name, (last, count) in built.items():
-            # Ids only grow and rows are never deleted, so a different count up to the same id
-            # is a row committed late under an older id (PostgreSQL sequences hand out ids
-            # before commit): a delta after `last` would miss it.
-            if marks[name][1] < count or self.store.count_up_to(name, last) != count:
-                return None
-        return _Delta(self.store.events_after(built["events"][0]), self.store.changes_after(built["changes"][0]),
-                      self.store.snapshots_after(built["snapshots"][0]))
+        delta = _Delta(self.store.events_after(built["events"][0]), self.store.changes_after(built["changes"][0]),
+                       self.store.snapshots_after(built["snapshots"][0]))
+        # Ids only grow and rows are never deleted, so more rows than the build's plus those
+        # after its last id means a row committed late under an older id (PostgreSQL hands out
+        # ids before commit), which the delta missed.
+        news = {"events": len(delta.events), "changes": len(delta.changes), "snapshots": sum(delta.snapshots.values())}
+        if any(marks[name][1] != built[name][1] + news[name] for name in built):
+            return None
+        return delta
 
     def _build_everything(self, rerender: bool) -> _FeedSet:
         by_change: dict[int, list[Event]] = defaultdict(list)

@@ -325,16 +325,12 @@ class Store:
 
     def report_marks(self) -> dict[str, tuple[int, int]]:
         """(highest id, row count) of events, snapshots and changes: where a report build stands."""
+        # Two statements: together, SQLite would read the table instead of the max from the
+        # primary key and the count from the smallest index.
         with self.engine.connect() as conn:
-            return {name: tuple(conn.execute(select(func.coalesce(func.max(table.id), 0), func.count())
-                                             .select_from(table)).one())  # type: ignore[misc]
+            return {name: (int(conn.execute(select(func.coalesce(func.max(table.id), 0))).scalar_one()),
+                           int(conn.execute(select(func.count()).select_from(table)).scalar_one()))
                     for name, table in _HISTORY.items()}
-
-    def count_up_to(self, name: str, last_id: int) -> int:
-        """How many rows of a history table have an id up to `last_id` (a late commit shows here)."""
-        table = _HISTORY[name]
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(table).where(table.id <= last_id)).scalar_one())
 
     def events_after(self, event_id: int) -> list[Event]:
         with self.session() as session:
