@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from monitor.alerts import title_for
 from monitor.check import check_page
 from monitor.config import ConfigError, PageConfig, parse_config
 from monitor.documents import (
@@ -112,6 +113,8 @@ def test_followed_pdf_is_checked_as_its_own_page_and_classified(
     assert kinds == {("changed", None), ("pause_started", "HK")}
     [pause] = rt.store.events(page_id=doc_id, kind="pause_started")
     assert (pause.company, pause.url, pause.quote) == ("Acme", pdf_url, HK_PAUSE)
+    [changed] = rt.store.events(page_id=doc_id, kind="changed")
+    assert title_for(changed) == "Acme document linked from its transparency changed"
 
     # The command line shows the document after its page, and `history` knows its id.
     result = run_cli("check", "--json", "--config", str(config))
@@ -202,3 +205,38 @@ def test_config_errors(keys: dict[str, Any], problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config({"pages": [{"id": "a", "company": "A", "url": "https://example.org/", **keys}]})
     assert any(problem in line and line.startswith("page 'a") for line in caught.value.problems), caught.value
+
+
+def test_the_daemon_checks_documents_after_giving_back_the_page_hosts_turn(
+        server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any]) -> None:
+    """A document on another host is fetched while the page's host is free for other checks:
+    holding one host's turn while waiting for another's could stall two checks on each other."""
+    from http.server import BaseHTTPRequestHandler
+
+    from monitor.coordinate import check_claimed
+
+    with PageServer(host="127.0.0.2") as other:
+        config = write_config([{"id": "acme", "company": "Acme", "url": server.url("/t"), "links": "documents",
+                                "follow": True}])
+        rt = runtime_for(config)
+        page_host_free: list[bool] = []
+
+        def serve_pdf(handler: BaseHTTPRequestHandler) -> None:
+            lock = rt.fetcher._host_locks["127.0.0.1"]
+            free = lock.acquire(blocking=False)
+            if free:
+                lock.release()
+            page_host_free.append(free)
+            body = make_pdf(["We review every request."])
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/pdf")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+
+        other.set("/r.pdf", handler=serve_pdf)
+        server.set("/t", _page(_report_link(f"http://127.0.0.2:{other.port}/r.pdf")))
+        outcome = check_claimed(rt, rt.config.page("acme"), "worker-1")
+        assert not isinstance(outcome, type(None)) and hasattr(outcome, "documents")
+        assert [d.status for d in outcome.documents] == ["baseline"]  # type: ignore[union-attr]
+        assert page_host_free == [True]
