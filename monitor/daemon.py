@@ -78,6 +78,8 @@ class Daemon:
         self.started_at = datetime.now(UTC)
         self.last_change: str | None = None
         self._report_lock = threading.Lock()
+        self._report_wanted = False  # a change came after the running rebuild read the database
+        self._report_running = False
         # APScheduler warns once per skipped run; under overload that is a line per page per
         # interval. We count skips and say it once a minute instead.
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
@@ -157,16 +159,33 @@ class Daemon:
             log.exception("alert delivery failed unexpectedly")
 
     def _rebuild_report(self) -> None:
-        report = self.rt.config.report
-        if report is None:
+        """Bring the report up to date. A rebuild is incremental (monitor.report), but the first
+        one after an upgrade rebuilds everything: a worker that finds one running leaves its
+        change to it (one more pass) and goes back to checking pages instead of queueing."""
+        if self.rt.config.report is None:
             return
         from monitor.report import build_report
 
         with self._report_lock:
-            try:
-                build_report(self.rt.store, self.rt.config, Path(report.out))
-            except Exception:
-                log.exception("report rebuild failed")
+            self._report_wanted = True
+            if self._report_running:
+                return
+            self._report_running = True
+        try:
+            while True:
+                with self._report_lock:
+                    if not self._report_wanted or self.stop_event.is_set():
+                        return
+                    self._report_wanted = False
+                report = self.rt.config.report
+                try:
+                    if report is not None:
+                        build_report(self.rt.store, self.rt.config, Path(report.out))
+                except Exception:
+                    log.exception("report rebuild failed")
+        finally:
+            with self._report_lock:
+                self._report_running = False
 
     def _watchdog_job(self) -> None:
         # Runs inside the scheduler: if the scheduler's loop hangs, pets stop and systemd restarts us.

@@ -18,10 +18,11 @@ from monitor.models import Event
 from monitor.pageserver import PageServer
 from monitor.report import PAGE_ROWS, STATE_FILE, build_report
 from monitor.store import CheckRecord, EventDraft, Store, Version, sha256
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_for
 from tests.test_report import _chromium, _run_chromium, scenario
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+HK_PAUSE = "We have paused processing any data requests from, and related to, Hong Kong SAR."
 A = "{" + ATOM + "}"
 
 
@@ -273,3 +274,40 @@ def test_alternate_links_in_headless_chromium(server: PageServer, write_config: 
     assert all((out / href).is_file() for href in links)
     listed = {a.get("href") for a in doc.xpath('//section[@id="feeds"]//a | //ul[@class="feeds"]//a')}
     assert listed == set(links)
+
+
+def test_the_daemon_keeps_the_report_and_feeds_up_to_date(server: PageServer, write_config: Callable[..., Path],
+                                                          tmp_path: Path) -> None:
+    """`run` with [report] out: each change rebuilds the site, and a followed PDF is a page too."""
+    from tests.docs import make_pdf
+    from tests.test_daemon import _start, _stop
+    from tests.test_documents import _page, _report_link
+
+    out = tmp_path / "site"
+    server.set("/r.pdf", make_pdf(["Government requests", "We review every request."]),
+               content_type="application/pdf")
+    server.set("/t", _page("Our report", _report_link("/r.pdf", "Report H1 2026")))
+    config = write_config([{"id": "acme-transparency", "company": "Acme", "url": server.url("/t"),
+                            "interval": "2s", "links": "documents", "follow": True}], report={"out": str(out)})
+    proc = _start(config)
+    try:
+        assert wait_for(lambda: (out / "index.html").is_file() or server.hits.get("/r.pdf", 0) >= 1, 30)
+        server.set("/t", _page("Our report", _report_link("/r.pdf", "Report H1 2026"),
+                               _report_link("/r2.pdf", "Report H2 2026")))
+        assert wait_for(lambda: (out / "changes" / "1.html").is_file(), 30), "no report after the first change"
+        first_change = (out / "changes" / "1.html").stat().st_mtime_ns
+        server.set("/r.pdf", make_pdf(["Government requests", "We review every request.", HK_PAUSE]),
+                   content_type="application/pdf")
+        assert wait_for(lambda: (out / "feeds" / "jurisdiction" / "HK.xml").is_file(), 30), "no HK feed"
+    finally:
+        output = _stop(proc)
+    assert proc.returncode == 0 and "Traceback" not in output, output
+    assert (out / "changes" / "1.html").stat().st_mtime_ns == first_change  # written once
+    for path in all_feeds(out):
+        check_atom(path, out)
+    [hk] = feedparser.parse((out / "feeds" / "jurisdiction" / "HK.xml").read_bytes()).entries
+    assert hk.title == "Acme paused government data requests from Hong Kong (HK)"
+    assert "pause_started acme-transparency.doc-" in hk.content[0].value  # found in the followed PDF
+    assert (out / "feeds" / "jurisdiction" / hk.link).resolve().is_file()
+    index = (out / "index.html").read_text()
+    assert "document linked from" in index and "Report H2 2026" in (out / "changes" / "1.html").read_text()
