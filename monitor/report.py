@@ -32,7 +32,7 @@ import os
 import tempfile
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -216,12 +216,20 @@ class _Delta:
 
 
 @dataclass
-class _FeedSet:
-    """Which company and jurisdiction feeds exist: every configured company, and every company
-    and jurisdiction with events. Kept in the state, so a rebuild need not search the events."""
+class _Tally:
+    """What the index shows of the whole history, kept in the state and brought up to date
+    from each delta, so a rebuild need not read the history: which company and jurisdiction
+    feeds exist (every configured company, and every company and jurisdiction with events),
+    and each page's number of changes and of pause events."""
 
     companies: dict[str, list[str]]  # slug -> the company names (spellings) it gathers, sorted
     jurisdictions: list[str]
+    counts: dict[str, list[int]]  # page id -> [changes, pause events]
+
+    def count(self, page_id: str, changes: int, pauses: int) -> None:
+        counts = self.counts.setdefault(page_id, [0, 0])
+        counts[0] += changes
+        counts[1] += pauses
 
     def add_company(self, company: str) -> None:
         names = self.companies.setdefault(company_slug(company), [])
@@ -262,11 +270,11 @@ class _Site:
         marks = self.store.report_marks()
         delta = None if full else self._delta(state, marks)
         if delta is None or state is None:
-            feeds = self._build_everything(rerender=full)
+            tally = self._build_everything(rerender=full)
         else:
-            feeds = self._build_delta(delta, state)
-        self._write_index(feeds, marks["events"][1])  # last: whatever it links to is in place
-        self._write_state(marks, feeds)
+            tally = self._build_delta(delta, state)
+        self._write_index(tally, marks["events"][1])  # last: whatever it links to is in place
+        self._write_state(marks, tally)
 
     def _read_state(self) -> dict[str, Any] | None:
         try:
@@ -275,10 +283,11 @@ class _Site:
             return None
         return state if isinstance(state, dict) else None
 
-    def _write_state(self, marks: dict[str, tuple[int, int]], feeds: _FeedSet) -> None:
+    def _write_state(self, marks: dict[str, tuple[int, int]], tally: _Tally) -> None:
         state = {"format": _STATE_FORMAT, "signature": self.signature, "config": self.config_key,
                  "database": self.database_key, "marks": {name: list(mark) for name, mark in marks.items()},
-                 "pages": self.page_ids, "companies": feeds.companies, "jurisdictions": feeds.jurisdictions}
+                 "pages": self.page_ids, "companies": tally.companies, "jurisdictions": tally.jurisdictions,
+                 "counts": tally.counts}
         _write(self.out / STATE_FILE, json.dumps(state, sort_keys=True, indent=1) + "\n")
 
     def _delta(self, state: dict[str, Any] | None, marks: dict[str, tuple[int, int]]) -> _Delta | None:
@@ -302,7 +311,7 @@ class _Site:
             return None
         return delta
 
-    def _build_everything(self, rerender: bool) -> _FeedSet:
+    def _build_everything(self, rerender: bool) -> _Tally:
         by_change: dict[int, list[Event]] = defaultdict(list)
         for event in self.store.events_after(0):
             if event.change_id is not None:
@@ -313,16 +322,16 @@ class _Site:
         del by_change
         for page_id in self.page_ids:
             self._write_page(page_id, None)
-        feeds = _FeedSet({}, [])
+        tally = _Tally({}, [], {page_id: list(pair) for page_id, pair in self.store.page_counts(PAUSE_KINDS).items()})
         for company in [*(page.company for page in self.config.pages), *self.store.event_values("company")]:
-            feeds.add_company(company)
+            tally.add_company(company)
         for code in self.store.event_values("jurisdiction"):
-            feeds.add_jurisdiction(code)
-        for feed in self._feeds(feeds):
+            tally.add_jurisdiction(code)
+        for feed in self._feeds(tally):
             self._write_feed(feed, None)
-        return feeds
+        return tally
 
-    def _build_delta(self, delta: _Delta, state: dict[str, Any]) -> _FeedSet:
+    def _build_delta(self, delta: _Delta, state: dict[str, Any]) -> _Tally:
         by_change: dict[int, list[Event]] = defaultdict(list)
         for event in delta.events:  # a change and its events are recorded together: all new
             if event.change_id is not None:
@@ -341,30 +350,34 @@ class _Site:
             elif page_id in touched:
                 self._write_page(page_id, (new_events.get(page_id, 0), delta.snapshots.get(page_id, 0)))
 
-        feeds = _FeedSet({slug: list(names) for slug, names in (state.get("companies") or {}).items()},
-                         list(state.get("jurisdictions") or []))
-        for event in delta.events:
-            feeds.add_company(event.company)
-            feeds.add_jurisdiction(event.jurisdiction)
+        tally = _Tally({slug: list(names) for slug, names in (state.get("companies") or {}).items()},
+                       list(state.get("jurisdictions") or []),
+                       {page_id: list(pair) for page_id, pair in (state.get("counts") or {}).items()})
+        for change in delta.changes:
+            tally.count(change.page_id, 1, 0)
         added: dict[str, int] = defaultdict(int)  # feed key -> new entries
         for event in delta.events:
+            tally.add_company(event.company)
+            tally.add_jurisdiction(event.jurisdiction)
+            if event.kind in PAUSE_KINDS:
+                tally.count(event.page_id, 0, 1)
             for key in self._feed_keys(event):
                 added[key] += 1
         existing = self._state_feed_keys(state)
-        for feed in self._feeds(feeds):
+        for feed in self._feeds(tally):
             if feed.key in added:
                 self._write_feed(feed, added[feed.key])
             elif feed.key not in existing:
                 self._write_feed(feed, None)
-        return feeds
+        return tally
 
     # -- feeds -------------------------------------------------------------------------------
 
-    def _feeds(self, feeds: _FeedSet) -> list[Feed]:
+    def _feeds(self, tally: _Tally) -> list[Feed]:
         out = [all_events_feed(), pauses_feed()]
-        for slug, names in sorted(feeds.companies.items()):
+        for slug, names in sorted(tally.companies.items()):
             out.append(company_feed(slug, names, self.labels.get(slug) or names[0]))
-        out += [jurisdiction_feed(code, jurisdiction_name(code)) for code in feeds.jurisdictions]
+        out += [jurisdiction_feed(code, jurisdiction_name(code)) for code in tally.jurisdictions]
         return out
 
     @staticmethod
@@ -378,7 +391,8 @@ class _Site:
             keys.append(f"jurisdiction/{code}")
         return keys
 
-    def _state_feed_keys(self, state: dict[str, Any]) -> set[str]:
+    @staticmethod
+    def _state_feed_keys(state: dict[str, Any]) -> set[str]:
         return {"all", "pauses", *(f"company/{slug}" for slug in state.get("companies") or {}),
                 *(f"jurisdiction/{code}" for code in state.get("jurisdictions") or [])}
 
@@ -388,23 +402,12 @@ class _Site:
         count = self.store.count_events(feed.query)
         archives = count // FEED_ENTRIES
         first = 0 if added is None else max(count - added, 0) // FEED_ENTRIES
-        for number, chunk in self._chunks(feed.query, first, archives, FEED_ENTRIES):
+        fetch = functools.partial(self.store.event_slice, feed.query)
+        for number, chunk in _chunks(fetch, first, archives, FEED_ENTRIES):
             _write(self.out / feed.archive_path(number),
                    feed_document(feed, chunk[::-1], self.namespace, archives=archives, archive=number))
         latest = self.store.event_slice(feed.query, newest=FEED_ENTRIES)
         _write(self.out / feed.path, feed_document(feed, latest, self.namespace, archives=archives))
-
-    def _chunks(self, query: EventQuery, first: int, last: int, size: int) -> Iterator[tuple[int, list[Event]]]:
-        """Numbers first+1..last of a query's consecutive `size`-event chunks, oldest first; one
-        offset to find the start, then by id (an offset per chunk would be quadratic)."""
-        after: int | None = None
-        for index in range(first, last):
-            if after is None:
-                chunk = self.store.event_slice(query, offset=index * size, limit=size)
-            else:
-                chunk = self.store.event_slice(query, after=after, limit=size)
-            after = chunk[-1].id if chunk else after
-            yield index + 1, chunk
 
     # -- pages -------------------------------------------------------------------------------
 
@@ -426,18 +429,13 @@ class _Site:
         event_pages, snapshot_pages = events_count // PAGE_ROWS, snapshots_count // PAGE_ROWS
         new_events, new_snapshots = added if added is not None else (events_count, snapshots_count)
         template = self.env.get_template("page_archive.html.j2")
-        first = max(events_count - new_events, 0) // PAGE_ROWS
-        for number, chunk in self._chunks(query, first, event_pages, PAGE_ROWS):
-            _write(self.out / "pages" / page_id / f"events-{number}.html", template.render(
-                prefix="../../", page=info, what="events", number=number, events=chunk[::-1],
-                signature=self.signature, feeds=feeds))
-        after: int | None = None
-        for index in range(max(snapshots_count - new_snapshots, 0) // PAGE_ROWS, snapshot_pages):
-            chunk = self.store.snapshot_rows(page_id, after=after, offset=index * PAGE_ROWS, limit=PAGE_ROWS)
-            after = chunk[-1].id if chunk else after
-            _write(self.out / "pages" / page_id / f"snapshots-{index + 1}.html", template.render(
-                prefix="../../", page=info, what="snapshots", number=index + 1, snapshots=chunk[::-1],
-                signature=self.signature, feeds=feeds))
+        parts = (("events", functools.partial(self.store.event_slice, query), events_count, new_events),
+                 ("snapshots", functools.partial(self.store.snapshot_rows, page_id), snapshots_count, new_snapshots))
+        for what, fetch, count, new in parts:
+            for number, chunk in _chunks(fetch, max(count - new, 0) // PAGE_ROWS, count // PAGE_ROWS, PAGE_ROWS):
+                _write(self.out / "pages" / page_id / f"{what}-{number}.html", template.render(
+                    prefix="../../", page=info, what=what, number=number, rows=chunk[::-1],
+                    signature=self.signature, feeds=feeds))
         _write(self.out / "pages" / f"{page_id}.html", self.env.get_template("page.html.j2").render(
             prefix="../", page=info, signature=self.signature, feeds=feeds,
             events=self.store.event_slice(query, newest=PAGE_ROWS), events_count=events_count,
@@ -464,21 +462,30 @@ class _Site:
     # -- index -------------------------------------------------------------------------------
 
     def _pause_events(self) -> list[Event]:
-        events = [e for kind in PAUSE_KINDS for e in self.store.events(kind=kind)]
-        return sorted(events, key=lambda event: (event.detected_at, event.id or 0))
+        return self.store.event_rows(PAUSE_KINDS)
 
-    def _write_index(self, feeds: _FeedSet, total_events: int) -> None:
-        counts = self.store.page_counts(PAUSE_KINDS)
-        pages = [{**self._page_info(pid), "changes": counts.get(pid, (0, 0))[0], "pauses": counts.get(pid, (0, 0))[1]}
-                 for pid in self.page_ids]
+    def _write_index(self, tally: _Tally, total_events: int) -> None:
+        pages = [{**self._page_info(pid), "changes": tally.counts.get(pid, (0, 0))[0],
+                  "pauses": tally.counts.get(pid, (0, 0))[1]} for pid in self.page_ids]
         board = status_board(self._pause_events(), list(dict.fromkeys(page.company for page in self.config.pages)))
         checked = [row.last_checked_at for row in self.rows.values() if row.last_checked_at]
-        feed_list = self._feeds(feeds)
+        feed_list = self._feeds(tally)
         _write(self.out / "index.html", self.env.get_template("index.html.j2").render(
             prefix="", board=board, latest=self.store.latest_events(LATEST_EVENTS), total_events=total_events,
             pages=pages, href=event_href, signature=self.signature, last_check=max(checked, default=None),
             feed_list=feed_list, feeds=[(feed.path, feed.label) for feed in feed_list[2:]],
         ))
+
+
+def _chunks(fetch: Callable[..., list[Any]], first: int, last: int, size: int) -> Iterator[tuple[int, list[Any]]]:
+    """Parts first+1..last of a list `size` rows each, oldest first, from `fetch(after=, offset=,
+    limit=)` (Store.event_slice, Store.snapshot_rows): one offset to find the first part, then by
+    id, as an offset for every part would read the list again and again."""
+    after: int | None = None
+    for index in range(first, last):
+        chunk = fetch(after=after, offset=index * size, limit=size)
+        after = chunk[-1].id if chunk else after
+        yield index + 1, chunk
 
 
 def _current(path: Path, signature: str) -> bool:

@@ -14,6 +14,7 @@ import shutil
 import socket
 import sqlite3
 import zlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -342,10 +343,10 @@ class Store:
 
     def snapshots_after(self, snapshot_id: int) -> dict[str, int]:
         """Pages with snapshots newer than `snapshot_id`, and how many each."""
+        # Counted here: with GROUP BY, SQLite would scan the page index instead of the id range.
         with self.engine.connect() as conn:
-            rows = conn.execute(select(_snap_c.page_id, func.count()).where(_snap_c.id > snapshot_id)
-                                .group_by(_snap_c.page_id))
-            return {page_id: int(count) for page_id, count in rows}
+            return dict(Counter(row[0] for row in conn.execute(select(_snap_c.page_id).where(
+                _snap_c.id > snapshot_id))))
 
     def count_events(self, query: EventQuery) -> int:
         with self.engine.connect() as conn:
@@ -377,6 +378,16 @@ class Store:
         with self.session() as session:
             return list(session.exec(select(Event).order_by(Event.detected_at.desc(),  # type: ignore[attr-defined]
                                                             Event.id.desc()).limit(limit)))  # type: ignore
+
+    def event_rows(self, kinds: Sequence[str]) -> list[Any]:
+        """Events of these kinds, oldest first, as light rows (Event's attribute names, no ORM
+        objects: the status board reads every pause event at every rebuild)."""
+        columns = [Event.__table__.c[name] for name in  # type: ignore[attr-defined]
+                   ("id", "page_id", "change_id", "company", "kind", "jurisdiction", "quote", "evidence",
+                    "detected_at")]
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(*columns).where(Event.kind.in_(kinds))  # type: ignore[attr-defined]
+                                     .order_by(Event.detected_at, Event.id)))
 
     def page_counts(self, kinds: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Per page: (changes, events of these kinds)."""
