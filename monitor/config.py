@@ -185,7 +185,8 @@ class PageConfig(_Strict):
     # them: links whose absolute URL matches are documents too, and are checked as well.
     follow: bool | str | list[str] = False
     # At most this many document links are checked per check of the page (0: list them only).
-    follow_max: int = Field(10, ge=0, le=100)
+    # Each is a fetch with its own deadline, so a check of the page takes at most this many more.
+    follow_max: int = Field(5, ge=0, le=20)
 
     @field_validator("id")
     @classmethod

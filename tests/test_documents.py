@@ -240,3 +240,19 @@ def test_the_daemon_checks_documents_after_giving_back_the_page_hosts_turn(
         assert not isinstance(outcome, type(None)) and hasattr(outcome, "documents")
         assert [d.status for d in outcome.documents] == ["baseline"]  # type: ignore[union-attr]
         assert page_host_free == [True]
+
+
+def test_adding_links_to_a_page_with_history_is_a_reextract_not_a_change(
+        server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any]) -> None:
+    page = {"id": "acme", "company": "Acme", "url": server.url("/docs/t")}
+    config = write_config([page])
+    server.set("/docs/t", _page(_report_link("h1-2026.pdf")), etag=False)  # a 200 every time: compared
+    assert check_page(runtime_for(config), runtime_for(config).config.page("acme")).status == "baseline"
+    write_config([{**page, "links": "documents"}])
+    result = run_cli("reextract", "acme", "--config", str(config))
+    assert result.returncode == 0 and "new baseline snapshot" in result.stdout, result.stdout + result.stderr
+    rt = runtime_for(config)
+    assert check_page(rt, rt.config.page("acme")).status == "unchanged"
+    assert [e.kind for e in rt.store.events()] == []
+    line = f"[document] {REPORT} <{server.url('/docs/h1-2026.pdf')}>"  # relative to the page's address
+    assert rt.store.snapshot(rt.store.page_state("acme").snapshot_id or 0).text.endswith(line)
