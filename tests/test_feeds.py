@@ -19,7 +19,7 @@ from monitor.pageserver import PageServer
 from monitor.report import PAGE_ROWS, STATE_FILE, build_report
 from monitor.store import CheckRecord, EventDraft, Store, Version, sha256
 from tests.conftest import run_cli, wait_for
-from tests.test_report import _chromium, _run_chromium, scenario
+from tests.test_report import scenario
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 HK_PAUSE = "We have paused processing any data requests from, and related to, Hong Kong SAR."
@@ -255,25 +255,6 @@ def test_a_late_commit_under_an_older_id_rebuilds_everything(
     build_report(rt.store, rt.config, full, full=True)
     assert _tree(out) == _tree(full)
     assert "back" in (out / "pages" / "busy-page.html").read_text()
-
-
-def test_alternate_links_in_headless_chromium(server: PageServer, write_config: Callable[..., Path],
-                                              runtime_for: Callable[[Path], Any], tmp_path: Path) -> None:
-    binary = _chromium()
-    _, rt = scenario(server, write_config, runtime_for)
-    out = tmp_path / "site"
-    index = build_report(rt.store, rt.config, out)
-    dom = _run_chromium(binary, tmp_path / "profile", "--dump-dom", index.as_uri())
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    doc = lxml.html.fromstring(dom.stdout)
-    links = {link.get("href"): link.get("title") for link in
-             doc.xpath('//head/link[@rel="alternate"][@type="application/atom+xml"]')}
-    assert set(links) == {"feed.xml", "feeds/pauses.xml", "feeds/company/zoom.xml", "feeds/company/microsoft.xml",
-                          "feeds/company/acme.xml", "feeds/jurisdiction/HK.xml", "feeds/jurisdiction/RU.xml"}
-    assert links["feeds/jurisdiction/HK.xml"] == "policy-monitor: Hong Kong (HK) events"
-    assert all((out / href).is_file() for href in links)
-    listed = {a.get("href") for a in doc.xpath('//section[@id="feeds"]//a | //ul[@class="feeds"]//a')}
-    assert listed == set(links)
 
 
 def test_the_daemon_keeps_the_report_and_feeds_up_to_date(server: PageServer, write_config: Callable[..., Path],

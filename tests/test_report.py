@@ -1,4 +1,4 @@
-"""The static report and Atom feed, built from a real pipeline run; opened in headless Chromium."""
+"""The static report and Atom feeds, built from a real pipeline run; opened in headless Chromium."""
 
 from __future__ import annotations
 
@@ -189,6 +189,14 @@ def test_report_in_headless_chromium(server: PageServer, write_config: Callable[
               for td in doc.xpath('//table[@id="status-board"]//td[@data-state]')}
     assert states == {("Zoom", "HK"): "paused", ("Zoom", "RU"): "none", ("Microsoft", "HK"): "none",
                       ("Microsoft", "RU"): "lifted", ("Acme", "HK"): "none", ("Acme", "RU"): "none"}
+    # Feed readers find every feed from the index: <link rel="alternate"> in the rendered head.
+    links = {link.get("href"): link.get("title") for link in
+             doc.xpath('//head/link[@rel="alternate"][@type="application/atom+xml"]')}
+    assert set(links) == {"feed.xml", "feeds/pauses.xml", "feeds/company/zoom.xml", "feeds/company/microsoft.xml",
+                          "feeds/company/acme.xml", "feeds/jurisdiction/HK.xml", "feeds/jurisdiction/RU.xml"}
+    assert links["feeds/jurisdiction/HK.xml"] == "policy-monitor: Hong Kong (HK) events"
+    assert all((out / href).is_file() for href in links)
+    assert {a.get("href") for a in doc.xpath('//ul[@class="feeds"]//a')} == set(links)
 
     [zoom_change] = [e.change_id for e in rt.store.events() if e.kind == "pause_started" and e.jurisdiction == "HK"]
     change_file = out / "changes" / f"{zoom_change}.html"
