@@ -21,6 +21,7 @@ every feed, archive and rebuild.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import posixpath
 import re
@@ -89,6 +90,7 @@ def pauses_feed() -> Feed:
     return Feed("pauses", "feeds/pauses.xml", "pauses of data requests", EventQuery(kinds=PAUSE_KINDS))
 
 
+@functools.lru_cache(maxsize=4096)
 def company_slug(name: str) -> str:
     """'Meta Platforms, Inc.' -> 'meta-platforms-inc'; a name with no ASCII letters gets a hash."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
