@@ -94,9 +94,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         ids = _page_ids(rt.config, args.pages)
         pages = [rt.config.page(pid) for pid in ids] if ids else [p for p in rt.config.pages if p.enabled]
         # check_now: no interval condition, but never while another process checks the page.
-        outcomes = [checked for outcome in _run_checks(rt, pages, check_now, progress=sys.stderr.isatty()
-                                                       and not args.json)
-                    for checked in outcome.with_documents()]  # followed documents after their page
+        checked = _run_checks(rt, pages, check_now, progress=sys.stderr.isatty() and not args.json)
+        outcomes = [one for outcome in checked for one in outcome.with_documents()]  # documents after their page
         delivered = deliver_pending(rt)
         if args.json:
             for outcome in outcomes:
