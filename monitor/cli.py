@@ -418,6 +418,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     store = Store(config.monitor.database)
     try:
         path = build_report(store, config, Path(out), full=args.full)
+    except OSError as exc:
+        print(f"policy-monitor: report: cannot write {exc.filename or out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         store.close()
     print(f"report written to {path}")

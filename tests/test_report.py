@@ -149,6 +149,14 @@ def test_report_without_out_is_a_usage_error(write_config: Callable[..., Path]) 
     assert result.returncode == 2 and "--out" in result.stderr
 
 
+def test_report_into_a_place_it_cannot_write_is_one_line(write_config: Callable[..., Path], tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_cli("report", "--out", str(blocker / "site"), "--config", str(write_config([])))
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == f"policy-monitor: report: cannot write {blocker / 'site'}: Not a directory"
+
+
 def _chromium() -> str:
     if Path(CHROMIUM).exists():
         return CHROMIUM
