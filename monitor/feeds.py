@@ -119,8 +119,11 @@ def _atom(tag: str) -> str:
     return f"{{{ATOM}}}{tag}"
 
 
-def _text(value: str) -> str:
-    """Text as XML can hold it: what it cannot carry becomes U+FFFD, so the feed stays well-formed."""
+def _text(value: str, limit: int = 4000) -> str:
+    """Text as XML can hold it: what it cannot carry becomes U+FFFD, so the feed stays well-formed;
+    cut at `limit` characters (a page's one huge line must not make a feed of megabytes)."""
+    if len(value) > limit:
+        value = value[:limit - 1] + "…"
     return _NOT_XML.sub("\ufffd", value)
 
 
@@ -175,7 +178,7 @@ def feed_document(feed: Feed, events: Sequence[Event], namespace: uuid.UUID, *, 
         if event.jurisdiction:
             ET.SubElement(entry, _atom("category"), term=event.jurisdiction, scheme="urn:iso:std:iso:3166:-1",
                           label=jurisdiction_name(event.jurisdiction))
-        ET.SubElement(entry, _atom("summary"), type="text").text = _text(event.quote or message.title)
+        ET.SubElement(entry, _atom("summary"), type="text").text = _text(event.quote or message.title, 1000)
         ET.SubElement(entry, _atom("content"), type="text").text = _text(message.body)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"

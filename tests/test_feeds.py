@@ -96,6 +96,8 @@ def test_feeds_per_company_jurisdiction_and_pauses(server: PageServer, write_con
            [EventDraft("pause_started", None, "We have paused all data requests.", "stated", "test")])
     # Page text may hold characters XML cannot carry (extraction keeps `&#1;`): the feeds stay valid.
     record(rt.store, "acme-guidelines", "Acme", _text(10, "Control \x01 and \ufffe characters."), T0)
+    # ... and a line of a megabyte: entries are cut, a feed stays small.
+    record(rt.store, "acme-guidelines", "Acme", _text(11, "Requests " * 120_000), T0)
     out = tmp_path / "site"
     result = run_cli("report", "--out", str(out), "--config", str(config))
     assert result.returncode == 0, result.stderr
@@ -110,6 +112,8 @@ def test_feeds_per_company_jurisdiction_and_pauses(server: PageServer, write_con
 
     from monitor.alerts import title_for
 
+    assert (out / "feed.xml").stat().st_size < 100_000
+    assert max(len(entry.summary) for entry in feeds["feed.xml"].entries) <= 1000
     newest_first = list(reversed(sorted(events, key=lambda e: e.id or 0)))
     assert titles("feed.xml") == [title_for(e) for e in newest_first]
     assert titles("feeds/company/microsoft.xml") == [title_for(e) for e in newest_first if e.company == "Microsoft"]
