@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from monitor.config import AlertSink, Config
+from monitor.config import DOCUMENT_ID, AlertSink, Config
 from monitor.models import Delivery, Event, utcnow
 from monitor.redact import redact
 from monitor.store import Store, worker_name
@@ -103,7 +103,10 @@ _DOCUMENT_WORDS = {"report", "policy", "guidelines", "guide", "terms", "page", "
 
 
 def page_label(page_id: str, company: str) -> str:
-    """'microsoft-law-enforcement-report', 'Microsoft' -> 'law enforcement report'."""
+    """'microsoft-law-enforcement-report', 'Microsoft' -> 'law enforcement report'; a document
+    followed from a page (monitor.documents) -> 'document linked from its law enforcement report'."""
+    if DOCUMENT_ID.search(page_id):
+        return f"document linked from its {page_label(DOCUMENT_ID.sub('', page_id), company)}"
     words = page_id.replace("_", "-").replace(".", "-").split("-")
     company_words = company.lower().split()
     if words[: len(company_words)] == company_words and len(words) > len(company_words):

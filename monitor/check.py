@@ -21,6 +21,7 @@ from monitor.classify import compare as compare_states
 from monitor.classify import state as text_state
 from monitor.config import Config, MonitorSettings, PageConfig
 from monitor.diff import Stats, diff_lines, stats
+from monitor.documents import followed_pages
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
 from monitor.fetchmode import fetch_page
@@ -117,10 +118,17 @@ class CheckOutcome:
     seconds: float = 0.0
     unrecorded: bool = False  # the database refused the record: a database fault, not the page's
     fetch_mode: str | None = None  # plain | browser: how the page was had (None: not had)
+    # The documents this page links to that are checked next (`follow`), and their checks.
+    follow: list[PageConfig] = field(default_factory=list)
+    documents: list[CheckOutcome] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
         return self.status == "failed"
+
+    def with_documents(self) -> list[CheckOutcome]:
+        """This check and those of its followed documents, in order."""
+        return [self, *self.documents]
 
 
 def soft_error(text: str) -> str | None:
@@ -170,12 +178,14 @@ def _text_of(result: FetchResult, state: PageState, rules: Rules, budget: Budget
     if result.not_modified:
         return None, None
     raw_hash = sha256(result.body)
-    if raw_hash == state.raw_hash and state.extract_sig == rules.signature():
-        return None, raw_hash  # byte-identical body, same rules: same text
+    if raw_hash == state.raw_hash and state.extract_sig == rules.signature() and (
+            rules.links == "none" or state.url == result.url):
+        return None, raw_hash  # byte-identical body, same rules (and base for links): same text
     budget.enter("extract")
     if result.text is not None:  # `auto` already extracted the plain page to judge it
         return result.text, raw_hash
-    text = extract(result.body, content_type=result.content_type, charset=result.charset, rules=rules, budget=budget)
+    text = extract(result.body, content_type=result.content_type, charset=result.charset, rules=rules, budget=budget,
+                   url=result.url)
     return text, raw_hash
 
 
@@ -255,13 +265,16 @@ def _fail(rec: CheckRecord, state: PageState, settings: MonitorSettings, source:
 
 
 def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
-               source: Source | None = None) -> CheckOutcome:
+               source: Source | None = None, *, follow: bool = True) -> CheckOutcome:
     """Check one page now and record the outcome; never raises for a bad page or server.
 
     `state`: the page's stored state when the caller has just read it (a claim returns it).
     `source`: where the bytes come from (default: the live page).
     Whatever goes wrong between the fetch and the record ends as a recorded failed check with
     a one-line reason; the work after the fetch is bounded by the page's work budget.
+    A live page with `follow` then has its document links checked the same way, each as a page
+    of its own (`outcome.documents`; monitor.documents), unless `follow` is False: a caller that
+    holds the page's host turn checks them with `check_documents` once it has let the turn go.
     """
     source = source or live_source(rt, page)
     started = source.at or utcnow()
@@ -298,7 +311,7 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
             rec.etag, rec.last_modified = result.etag, result.last_modified
             text_hash = sha256(text)
             version = Version(text=text, text_hash=text_hash, extract_sig=rules.signature(), raw=result.body,
-                              raw_hash=raw_hash,
+                              raw_hash=raw_hash, url=result.url,
                               # with the header's charset, so `reextract` decodes the body as this check did
                               content_type=result.content_type + (f"; charset={result.charset}" if result.charset
                                                                   else ""), origin=source.origin,
@@ -365,6 +378,15 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
         fetch_mode=rec.fetch_mode if rec.status != "failed" else None,
     )
     _log_outcome(page, outcome, rec)
+    if page.follows and source.live and outcome.status in _FOLLOW_AFTER:
+        text = rec.version.text if rec.version is not None else _stored_text(rt, state.snapshot_id)
+        outcome.follow = followed_pages(page, text)
+    return check_documents(rt, outcome) if follow else outcome
+
+
+def check_documents(rt: Runtime, outcome: CheckOutcome) -> CheckOutcome:
+    """Check the documents a page's check found to follow, each with `check_page`."""
+    outcome.documents = [check_page(rt, document) for document in outcome.follow]
     return outcome
 
 
@@ -380,6 +402,16 @@ def _record(rt: Runtime, rec: CheckRecord, state: PageState, settings: MonitorSe
             raise  # nothing left to leave out
         _fail(rec, state, settings, source, *_failure(exc, "record", rec.page_id))
         return rt.store.record(rec)
+
+
+# After these outcomes the page's document links are known (from the new text or the stored one);
+# after a failure or a lost race they are not checked: the next check of the page does it.
+_FOLLOW_AFTER = frozenset({"baseline", "changed", "unchanged", "not_modified", "unconfirmed"})
+
+
+def _stored_text(rt: Runtime, snapshot_id: int | None) -> str:
+    snapshot = rt.store.snapshot(snapshot_id) if snapshot_id is not None else None
+    return snapshot.text if snapshot else ""
 
 
 def _log_outcome(page: PageConfig, outcome: CheckOutcome, rec: CheckRecord) -> None:

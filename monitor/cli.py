@@ -87,6 +87,12 @@ def _page_ids(config: Config, ids: Sequence[str]) -> list[str]:
     return list(ids)
 
 
+def _recorded_page(config: Config, store: Any, page_id: str) -> None:
+    """A configured page, or one the database has a history of (a followed document's page)."""
+    if page_id not in {page.id for page in config.pages} and page_id not in {row.id for row in store.pages()}:
+        _page_ids(config, [page_id])  # says it is unknown
+
+
 # -- commands --------------------------------------------------------------------------------
 
 
@@ -116,7 +122,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         ids = _page_ids(rt.config, args.pages)
         pages = [rt.config.page(pid) for pid in ids] if ids else [p for p in rt.config.pages if p.enabled]
         # check_now: no interval condition, but never while another process checks the page.
-        outcomes = _run_checks(rt, pages, check_now, progress=sys.stderr.isatty() and not args.json)
+        checked = _run_checks(rt, pages, check_now, progress=sys.stderr.isatty() and not args.json)
+        outcomes = [one for outcome in checked for one in outcome.with_documents()]  # documents after their page
         delivered = deliver_pending(rt)
         if args.json:
             for outcome in outcomes:
@@ -278,9 +285,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     from monitor.store import Store
 
     config = _load(args)
-    _page_ids(config, [args.page])
     store = Store(config.monitor.database)
     try:
+        _recorded_page(config, store, args.page)
         changes = {c.snapshot_id: c for c in store.changes(args.page)}
         table = Table(box=None, pad_edge=False)
         for column in ("snapshot", "recorded", "origin", "fetch", "lines", "chars", "hash", "change"):
@@ -305,9 +312,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from monitor.store import Store
 
     config = _load(args)
-    _page_ids(config, [args.page])
     store = Store(config.monitor.database)
     try:
+        _recorded_page(config, store, args.page)
         ordered = store.snapshots(args.page)  # time order (archived snapshots first)
         snaps = {s.id: s for s in ordered}
         ids = [s.id for s in ordered]
@@ -512,7 +519,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError("report: give --out DIR (or set [report] out in the config)")
     store = Store(config.monitor.database)
     try:
-        path = build_report(store, config, Path(out))
+        path = build_report(store, config, Path(out), full=args.full)
+    except OSError as exc:
+        print(f"policy-monitor: report: cannot write {exc.filename or out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         store.close()
     print(f"report written to {path}")
@@ -609,8 +619,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--batch", metavar="FILE.jsonl", help='each line {"old": ..., "new": ...} -> {"events": [...]}')
     p.add_argument("--company", default=None, help="the company whose page this is")
-    p = add("report", cmd_report, "write the static HTML report and Atom feed")
+    p = add("report", cmd_report, "write the static HTML report and Atom feeds (only what changed since the last)")
     p.add_argument("--out", metavar="DIR")
+    p.add_argument("--full", action="store_true", help="render every file again, change pages included")
     add("config-check", cmd_config_check, "validate the config")
     p = add("demo", cmd_demo, "offline demo: serve changing pages on 127.0.0.1 and run the real pipeline")
     p.add_argument("--keep", metavar="DIR", help="keep the demo database and report in DIR")

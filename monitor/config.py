@@ -39,6 +39,8 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PAGE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 FETCH_MODES = "^(plain|browser|auto)$"
+# The id of a document followed from a page (monitor.documents.document_page_id).
+DOCUMENT_ID = re.compile(r"\.doc-[0-9a-f]{12}$")
 
 
 class ConfigError(Exception):
@@ -330,6 +332,15 @@ class PageConfig(_Strict):
     # Rendered pages: carry cookies and local storage from one check to the next (in memory,
     # for the life of the process); by default every check starts as a first-time visitor.
     keep_storage: bool = False
+    # "documents": links to documents (PDF, and links matching `follow` patterns) become lines
+    # of the normalized text, so a new or moved report is a change (monitor.documents).
+    links: str = Field("none", pattern="^(none|documents)$")
+    # true: check each document link as its own page after this one; a regex or a list of
+    # them: links whose absolute URL matches are documents too, and are checked as well.
+    follow: bool | str | list[str] = False
+    # At most this many document links are checked per check of the page (0: list them only).
+    # Each is a fetch with its own deadline, so a check of the page takes at most this many more.
+    follow_max: int = Field(5, ge=0, le=20)
 
     @field_validator("id")
     @classmethod
@@ -358,11 +369,35 @@ class PageConfig(_Strict):
     @field_validator("ignore")
     @classmethod
     def _regexes(cls, value: list[str]) -> list[str]:
-        from monitor.extract import check_ignore_pattern
+        from monitor.regex import check_pattern
 
         for pattern in value:
-            check_ignore_pattern(pattern)  # what extraction runs them with: RE2
+            check_pattern(pattern, "ignore")  # what extraction runs them with: RE2
         return value
+
+    @field_validator("follow")
+    @classmethod
+    def _follow(cls, value: bool | str | list[str]) -> bool | str | list[str]:
+        from monitor.regex import check_pattern
+
+        patterns = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        for pattern in patterns:
+            if not pattern:
+                raise ValueError("an empty pattern would match every link")
+            check_pattern(pattern, "follow")  # what monitor.documents runs them with: RE2
+        return value
+
+    @property
+    def follow_patterns(self) -> tuple[str, ...]:
+        """The `follow` regexes (none for `follow = true` / `false`)."""
+        if isinstance(self.follow, str):
+            return (self.follow,)
+        return tuple(self.follow) if isinstance(self.follow, list) else ()
+
+    @property
+    def follows(self) -> bool:
+        """Whether a check of this page also checks its document links (up to `follow_max`)."""
+        return self.follow is not False and self.follow != [] and self.follow_max > 0
 
 
 class ReportSettings(_Strict):
@@ -513,6 +548,11 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
                 if getattr(page, key):
                     problems.append(f"page {page.id!r} (pages[{index}]): key {key!r}: only used when the page is "
                                     'rendered: set fetch = "browser" or "auto"')
+        if DOCUMENT_ID.search(page.id):
+            problems.append(f"page {page.id!r} (pages[{index}]): key 'id': ids ending in '.doc-' and 12 hex "
+                            "digits are reserved for followed documents")
+        if page.follow not in (False, []) and page.links != "documents":
+            problems.append(f"page {page.id!r} (pages[{index}]): key 'follow': needs links = \"documents\"")
     names = [sink.key for sink in config.alerts]
     for index, name in enumerate(names):
         if names.index(name) != index:

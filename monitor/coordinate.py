@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.check import CheckOutcome, Runtime, check_page
+from monitor.check import CheckOutcome, Runtime, check_documents, check_page
 from monitor.config import PageConfig
 from monitor.models import utcnow
 from monitor.store import PageState, Store, StoreError, worker_name
@@ -124,7 +124,10 @@ def check_claimed(rt: Runtime, page: PageConfig, worker: str | None = None) -> C
         state = _claim(rt.store, page.id, worker, settings.lease, age)
         if state is None:
             return Refused(next_due(rt.store, page, interval, settings.lease))
-        return _check_and_release(rt, page, worker, state)
+        outcome = _check_and_release(rt, page, worker, state, follow=False)
+    # Documents linked from the page are checked after its host's turn is given back: they may
+    # live on other hosts, whose turns must never be waited for while holding this one.
+    return check_documents(rt, outcome)
 
 
 def check_now(rt: Runtime, page: PageConfig) -> CheckOutcome:
@@ -141,10 +144,11 @@ def check_now(rt: Runtime, page: PageConfig) -> CheckOutcome:
     return _check_and_release(rt, page, worker, state)
 
 
-def _check_and_release(rt: Runtime, page: PageConfig, worker: str, state: PageState) -> CheckOutcome:
+def _check_and_release(rt: Runtime, page: PageConfig, worker: str, state: PageState,
+                       follow: bool = True) -> CheckOutcome:
     outcome: CheckOutcome | None = None
     try:
-        outcome = check_page(rt, page, state)
+        outcome = check_page(rt, page, state, follow=follow)
         return outcome
     finally:
         # record() cleared the claim if it committed; otherwise give it back now rather than

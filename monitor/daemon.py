@@ -103,6 +103,8 @@ class Daemon:
         self.started_at = datetime.now(UTC)
         self.last_change: str | None = None
         self._report_lock = threading.Lock()
+        self._report_wanted = False  # a change came after the running rebuild read the database
+        self._report_running = False
         # APScheduler warns once per skipped run; under overload that is a line per page per
         # interval. We count skips and say it once a minute instead.
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
@@ -159,7 +161,7 @@ class Daemon:
             self.health.database_ok()
         if self.metrics:
             self.metrics.record_check(page_id, outcome.status, outcome)
-        if outcome.status == "changed":
+        if any(checked.status == "changed" for checked in outcome.with_documents()):
             self.last_change = f"{page_id} at {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
             self._deliver()
             self._rebuild_report()
@@ -219,16 +221,33 @@ class Daemon:
             log.exception("alert delivery failed unexpectedly")
 
     def _rebuild_report(self) -> None:
-        report = self.rt.config.report
-        if report is None:
+        """Bring the report up to date. A rebuild is incremental (monitor.report), but the first
+        one after an upgrade rebuilds everything: a worker that finds one running leaves its
+        change to it (one more pass) and goes back to checking pages instead of queueing."""
+        if self.rt.config.report is None:
             return
         from monitor.report import build_report
 
         with self._report_lock:
-            try:
-                build_report(self.rt.store, self.rt.config, Path(report.out))
-            except Exception:
-                log.exception("report rebuild failed")
+            self._report_wanted = True
+            if self._report_running:
+                return
+            self._report_running = True
+        try:
+            while True:
+                with self._report_lock:
+                    if not self._report_wanted or self.stop_event.is_set():
+                        return
+                    self._report_wanted = False
+                report = self.rt.config.report
+                try:
+                    if report is not None:
+                        build_report(self.rt.store, self.rt.config, Path(report.out))
+                except Exception:
+                    log.exception("report rebuild failed")
+        finally:
+            with self._report_lock:
+                self._report_running = False
 
     def _refresh_statements(self) -> None:
         """After an upgrade of the classifier: recompute what each page says (no events), off the check path."""

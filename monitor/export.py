@@ -121,7 +121,7 @@ def _read_state(out: Path, source: str) -> dict[str, Any] | None:
 
 def _append(store: Store, out: Path, state: dict[str, Any]) -> bool:
     """Append the events recorded since `state`; False when the files must be rewritten instead."""
-    new = store.events_after(state["max_id"])
+    new = sorted(store.events_after(state["max_id"]), key=_key)  # in `events` order
     if store.count_events() != state["count"] + len(new):
         return False  # events went away (another database restored here): start over
     if not new:

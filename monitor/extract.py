@@ -17,13 +17,14 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from urllib.parse import urljoin
 
 import re2
 from lxml import etree
 from lxml import html as lxml_html
 
 from monitor.budget import UNLIMITED, Budget
+from monitor.regex import union
 from monitor.select import Selector
 
 # Bump when the extraction logic changes, so stored snapshots are not taken as comparable.
@@ -72,6 +73,8 @@ class Rules:
     remove: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     type: str = "auto"
+    links: str = "none"  # "documents": document links become lines of the text (monitor.documents)
+    documents: tuple[str, ...] = ()  # URL patterns of links that are documents too (`follow`)
 
     @classmethod
     def of(cls, page: object) -> Rules:
@@ -80,43 +83,21 @@ class Rules:
             remove=tuple(getattr(page, "remove", ()) or ()),
             ignore=tuple(getattr(page, "ignore", ()) or ()),
             type=getattr(page, "type", "auto") or "auto",
+            links=getattr(page, "links", "none") or "none",
+            documents=tuple(getattr(page, "follow_patterns", ()) or ()),
         )
 
     def signature(self) -> str:
         """Identifies the text these rules produce from a given body."""
-        payload = json.dumps([EXTRACTOR_VERSION, self.type, self.select, self.remove, self.ignore])
-        return hashlib.sha256(payload.encode()).hexdigest()
+        parts: list[object] = [EXTRACTOR_VERSION, self.type, self.select, self.remove, self.ignore]
+        if self.links != "none":  # only then: the signatures of every other page stay as they were
+            parts += [self.links, self.documents]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 @lru_cache(maxsize=512)
 def _selector(css: str) -> Selector:
     return Selector(css)
-
-
-def _re2_options() -> Any:
-    options = re2.Options()
-    options.log_errors = False  # errors are raised (and reported by config-check), not printed
-    options.never_capture = True
-    return options
-
-
-def check_ignore_pattern(pattern: str) -> None:
-    """Raise ValueError naming the problem if RE2 cannot run `pattern` (a page's `ignore`)."""
-    try:
-        re2.compile(pattern, _re2_options())
-    except re2.error as exc:
-        detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        raise ValueError(f"invalid regex {pattern!r}: {detail} (ignore patterns use RE2 syntax: no "
-                         "backreferences or lookaround)") from None
-
-
-@lru_cache(maxsize=512)
-def _ignore_regex(patterns: tuple[str, ...]) -> Any:
-    """The page's `ignore` patterns as one RE2 regex: linear time in the line, whatever the
-    pattern (a backtracking engine can take exponential time on a line a pattern misses)."""
-    if not patterns:
-        return None
-    return re2.compile("|".join(f"(?:{p})" for p in patterns), _re2_options())
 
 
 def detect_type(body: bytes, content_type: str, declared: str = "auto") -> str:
@@ -139,7 +120,7 @@ def normalize_text(raw: str, ignore: tuple[str, ...] = (), *, budget: Budget = U
     """
     text = unicodedata.normalize("NFKC", _MARK_RUN.sub(r"\1", raw)).translate(_INVISIBLE)
     budget.check()
-    regex = _ignore_regex(ignore)
+    regex = union(ignore)
     out: list[str] = []
     # str.split() collapses every kind of Unicode whitespace in C; it also treats our
     # \x1e/\x1f markers as whitespace, so lines and cells are split off first.
@@ -251,11 +232,12 @@ def _parse_html(text: str) -> etree._Element:
     return root
 
 
-def extract_html(body: bytes, charset: str | None, rules: Rules, budget: Budget = UNLIMITED) -> str:
+def extract_html(body: bytes, charset: str | None, rules: Rules, budget: Budget = UNLIMITED, url: str = "") -> str:
     text = decode(body, charset)
     _check_textual(text)
     root = _parse_html(text)
     budget.check()
+    base = _base_url(root, url) if rules.links == "documents" else url
     etree.strip_elements(root, *DROP_TAGS, with_tail=False)
     for element in root.xpath("//input[@type='hidden' or @type='HIDDEN'] | //*[@hidden] | //*[@aria-hidden='true']"):
         _drop(element)
@@ -272,9 +254,14 @@ def extract_html(body: bytes, charset: str | None, rules: Rules, budget: Budget 
             if not matched:
                 raise ExtractError(f"select {css!r} matched nothing on the page")
             chosen.update(matched)
-        raw = _BREAK.join(html_text(element, budget=budget) for element in _outermost(root, chosen, budget))
+        kept = _outermost(root, chosen, budget)
     else:
-        raw = html_text(root, budget=budget)
+        kept = [root]
+    raw = _BREAK.join(html_text(element, budget=budget) for element in kept)
+    if rules.links == "documents":
+        from monitor.documents import document_lines
+
+        raw += _BREAK + _BREAK.join(document_lines(kept, base, rules.documents, budget))
     return normalize_text(raw, rules.ignore, budget=budget)
 
 
@@ -300,6 +287,18 @@ def noscript_text(body: bytes, charset: str | None) -> str:
     reader without JavaScript, such as "please enable JavaScript"."""
     root = _parse_html(decode(body, charset))
     return normalize_lines([html_text(element) for element in root.iter("noscript")])
+
+
+def _base_url(root: etree._Element, url: str) -> str:
+    """What relative links resolve against: the page's own URL, or its <base href>."""
+    for base in root.iter("base"):
+        href = base.get("href")
+        if href:
+            try:
+                return urljoin(url, href.strip())
+            except ValueError:  # a malformed <base>: links resolve against the page as if it were absent
+                return url
+    return url
 
 
 def _drop(element: etree._Element) -> None:
@@ -369,9 +368,12 @@ def extract_text(body: bytes, charset: str | None, rules: Rules, budget: Budget 
 
 
 def extract(body: bytes, *, content_type: str = "", charset: str | None = None, rules: Rules = Rules(),
-            budget: Budget = UNLIMITED) -> str:
+            budget: Budget = UNLIMITED, url: str = "") -> str:
     """Turn a body into normalized text; raises ExtractError with a readable reason (and
-    WorkBudgetExceeded past the budget)."""
+    WorkBudgetExceeded past the budget).
+
+    `url`: where the body came from (after redirects), for the absolute form of document links.
+    """
     if not body.strip():
         raise ExtractError("empty body")
     kind = detect_type(body, content_type, rules.type)
@@ -380,7 +382,7 @@ def extract(body: bytes, *, content_type: str = "", charset: str | None = None, 
     elif kind == "text":
         text = extract_text(body, charset, rules, budget)
     else:
-        text = extract_html(body, charset, rules, budget)
+        text = extract_html(body, charset, rules, budget, url)
     if not text:
         raise ExtractError("no text left after extraction")
     return text

@@ -115,6 +115,9 @@ class Snapshot(SQLModel, table=True):
     source: str | None = Field(default=None, sa_column=Column(Text))
     # 'plain' (the HTTP body) or 'browser' (the DOM after the page's scripts ran).
     fetch_mode: str = Field(default="plain", max_length=16, sa_column_kwargs={"server_default": "plain"})
+    # The address the raw body came from (after redirects): what its relative links resolve
+    # against when `reextract` re-derives the text (document links, monitor.documents).
+    url: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Check(SQLModel, table=True):
@@ -148,6 +151,9 @@ class Change(SQLModel, table=True):
 class Event(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("change_id", "kind", "jurisdiction", name="uq_event_change_kind_jurisdiction"),
+        # The report's per-company and per-jurisdiction feeds: their latest entries and their counts.
+        Index("ix_event_company_id", "company", "id"),
+        Index("ix_event_jurisdiction_id", "jurisdiction", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     page_id: str = Field(foreign_key="page.id", max_length=100, index=True)

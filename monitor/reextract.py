@@ -44,7 +44,8 @@ def reextract_page(rt: Runtime, page_id: str) -> tuple[bool, str]:
     mime, charset = split_content_type(content_type)
     rules = Rules.of(page)
     try:
-        text = extract(body, content_type=mime, charset=charset, rules=rules)
+        # Relative document links resolve against where the body came from, as in the check.
+        text = extract(body, content_type=mime, charset=charset, rules=rules, url=snap.url or page.url)
     except ExtractError as exc:
         return False, f"cannot re-extract snapshot {snap.id} with the current rules: {exc}"
     text_hash = sha256(text)
@@ -56,7 +57,7 @@ def reextract_page(rt: Runtime, page_id: str) -> tuple[bool, str]:
         page_id=page.id, company=page.company, url=page.url, status="reextracted",
         started_at=now, finished_at=now, etag=state.etag, last_modified=state.last_modified,
         version=Version(text=text, text_hash=text_hash, extract_sig=rules.signature(), raw=None,
-                        raw_hash=snap.raw_hash, content_type=content_type, origin="reextract"),
+                        raw_hash=snap.raw_hash, content_type=content_type, origin="reextract", url=snap.url),
         previous_snapshot_id=snap.id, failures=state.failures, gone=state.gone,
         # A text pending confirmation was extracted under the old rules: it no longer compares.
         pending_hash=None, keep_validators=True,

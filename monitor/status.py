@@ -68,6 +68,7 @@ class BoardRow:
     context: str | None
     event_id: int | None
     origin: str | None  # "archive" when the event that made it so came from an archived capture
+    change_id: int | None = None  # the change whose event made it so (None: at first check, or no change)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -93,6 +94,7 @@ def _row(st: StatementRow, page: Page, ev: Event | None) -> BoardRow:
         page=page.id, company=page.company, url=page.url, jurisdiction=st.jurisdiction, state=st.state,
         since=st.since_at, at_first_check=st.since_baseline, quote=st.quote, evidence=st.evidence,
         context=st.context, event_id=st.since_event_id, origin=getattr(ev, "origin", None) if ev else None,
+        change_id=ev.change_id if ev else None,
     )
 
 

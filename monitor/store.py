@@ -15,6 +15,7 @@ import shutil
 import socket
 import sqlite3
 import zlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class Version:
     content_type: str = ""
     origin: str = "fetch"
     fetch_mode: str = "plain"  # plain | browser
+    url: str | None = None  # where the raw body came from (after redirects)
 
 
 @dataclass
@@ -152,6 +154,7 @@ class PageState:
     raw_hash: str | None = None
     extract_sig: str | None = None
     fetch_mode: str | None = None
+    url: str | None = None  # of the latest snapshot's raw body
 
 
 @dataclass
@@ -168,6 +171,42 @@ class ArchiveState:
     first_live_id: int | None = None
     first_live_at: datetime | None = None
     first_live_linked: bool = False  # the first live snapshot already has a predecessor
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Which events (all by default): of some companies, a jurisdiction, some kinds, a page."""
+
+    companies: tuple[str, ...] = ()
+    jurisdiction: str | None = None
+    kinds: tuple[str, ...] = ()
+    page_id: str | None = None
+
+    def where(self) -> list[Any]:
+        conditions: list[Any] = []
+        if self.companies:
+            conditions.append(Event.company.in_(self.companies))  # type: ignore[attr-defined]
+        if self.jurisdiction is not None:
+            conditions.append(Event.jurisdiction == self.jurisdiction)
+        if self.kinds:
+            conditions.append(Event.kind.in_(self.kinds))  # type: ignore[attr-defined]
+        if self.page_id is not None:
+            conditions.append(Event.page_id == self.page_id)
+        return conditions
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    """A snapshot as the report lists it: no text, and the change that led to it (if any)."""
+
+    id: int
+    created_at: datetime
+    origin: str
+    lines: int
+    change_id: int | None
+    added: int | None
+    removed: int | None
+    source: str | None = None  # an archived snapshot's capture address
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -360,16 +399,98 @@ class Store:
                 query = query.where(Event.page_id == page_id)
             return list(session.exec(query))
 
-    def events_after(self, event_id: int) -> list[Event]:
-        """Events with a larger id, in `events` order. A primary-key range, sorted here: ordered
-        by detected_at in SQL, SQLite walks that index over the whole table instead."""
-        with self.session() as session:
-            rows = list(session.exec(select(Event).where(Event.id > event_id)))  # type: ignore[arg-type]
-        return sorted(rows, key=lambda event: (event.detected_at, event.id or 0))
+    # -- report reads: bounded slices of the history, by id ---------------------------------
 
-    def count_events(self) -> int:
+    def report_marks(self) -> dict[str, tuple[int, int]]:
+        """(highest id, row count) of events, snapshots and changes: where a report build stands."""
+        # Two statements: together, SQLite would read the table instead of the max from the
+        # primary key and the count from the smallest index.
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(Event.__table__)).scalar() or 0)
+            return {name: (int(conn.execute(select(func.coalesce(func.max(table.id), 0))).scalar_one()),
+                           int(conn.execute(select(func.count()).select_from(table)).scalar_one()))
+                    for name, table in _HISTORY.items()}
+
+    def events_after(self, event_id: int) -> list[Event]:
+        """Events with a larger id, in id order (a primary-key range)."""
+        with self.session() as session:
+            return list(session.exec(select(Event).where(Event.id > event_id).order_by(Event.id)))  # type: ignore
+
+    def changes_after(self, change_id: int) -> list[Change]:
+        with self.session() as session:
+            return list(session.exec(select(Change).where(Change.id > change_id).order_by(Change.id)))  # type: ignore
+
+    def snapshots_after(self, snapshot_id: int) -> dict[str, int]:
+        """Pages with snapshots newer than `snapshot_id`, and how many each."""
+        # Counted here: with GROUP BY, SQLite would scan the page index instead of the id range.
+        with self.engine.connect() as conn:
+            return dict(Counter(row[0] for row in conn.execute(select(_snap_c.page_id).where(
+                _snap_c.id > snapshot_id))))
+
+    def count_events(self, query: EventQuery | None = None) -> int:
+        conditions = query.where() if query else []
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(Event).where(*conditions)).scalar_one())
+
+    def event_slice(self, query: EventQuery, *, newest: int | None = None, after: int | None = None,
+                    offset: int = 0, limit: int = 0) -> list[Event]:
+        """A query's `newest` latest events (newest first), or `limit` of them oldest first: those
+        with an id above `after`, else from `offset` (an offset is read through: use it once)."""
+        with self.session() as session:
+            statement = select(Event).where(*query.where())
+            if newest is not None:
+                statement = statement.order_by(Event.id.desc()).limit(newest)  # type: ignore[union-attr]
+            elif after is not None:
+                statement = statement.where(Event.id > after).order_by(Event.id).limit(limit)  # type: ignore
+            else:
+                statement = statement.order_by(Event.id).offset(offset).limit(limit)  # type: ignore[arg-type]
+            return list(session.exec(statement))
+
+    def event_values(self, column: str) -> list[str]:
+        """The distinct non-null values of an event column (company, jurisdiction)."""
+        target = Event.__table__.c[column]  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            return [row[0] for row in conn.execute(select(target).where(target.isnot(None)).distinct()
+                                                   .order_by(target))]
+
+    def latest_events(self, limit: int) -> list[Event]:
+        """The latest events by detection time, newest first."""
+        with self.session() as session:
+            return list(session.exec(select(Event).order_by(Event.detected_at.desc(),  # type: ignore[attr-defined]
+                                                            Event.id.desc()).limit(limit)))  # type: ignore
+
+    def page_counts(self, kinds: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Per page: (changes, events of these kinds)."""
+        counts: dict[str, list[int]] = {}
+        with self.engine.connect() as conn:
+            for page_id, count in conn.execute(select(Change.page_id, func.count()).group_by(Change.page_id)):
+                counts.setdefault(page_id, [0, 0])[0] = int(count)
+            for page_id, count in conn.execute(select(Event.page_id, func.count())
+                                               .where(Event.kind.in_(kinds))  # type: ignore[attr-defined]
+                                               .group_by(Event.page_id)):
+                counts.setdefault(page_id, [0, 0])[1] = int(count)
+        return {page_id: (pair[0], pair[1]) for page_id, pair in counts.items()}
+
+    def count_snapshots(self, page_id: str) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(_snap_c.page_id == page_id)).scalar_one())
+
+    def snapshot_rows(self, page_id: str, *, newest: int | None = None, after: int | None = None,
+                      offset: int = 0, limit: int = 0) -> list[SnapshotRow]:
+        """A page's snapshots without their text (its line count instead), sliced as `event_slice`."""
+        # Lines counted by the database: the texts themselves never leave it.
+        lines = func.length(_snap_c.text) - func.length(func.replace(_snap_c.text, bindparam("nl", "\n"), "")) + 1
+        statement = select(_snap_c.id, _snap_c.created_at, _snap_c.origin, lines, Change.id, Change.added,
+                           Change.removed, _snap_c.source).select_from(Snapshot.__table__.outerjoin(  # type: ignore[attr-defined]
+                               Change.__table__, Change.snapshot_id == _snap_c.id)).where(  # type: ignore
+                               _snap_c.page_id == page_id)
+        if newest is not None:
+            statement = statement.order_by(_snap_c.id.desc()).limit(newest)
+        elif after is not None:
+            statement = statement.where(_snap_c.id > after).order_by(_snap_c.id).limit(limit)
+        else:
+            statement = statement.order_by(_snap_c.id).offset(offset).limit(limit)
+        with self.engine.connect() as conn:
+            return [SnapshotRow(*row) for row in conn.execute(statement)]
 
     # -- operators' gauges (monitor.metrics) ---------------------------------------------------
 
@@ -518,6 +639,7 @@ class Store:
                     "page_id": rec.page_id, "created_at": rec.finished_at, "text_hash": version.text_hash,
                     "text": version.text, "raw_hash": version.raw_hash, "extract_sig": version.extract_sig,
                     "origin": version.origin, "source": rec.source, "fetch_mode": version.fetch_mode,
+                    "url": version.url,
                 })
             elif not raced:
                 snapshot_id = rec.to_snapshot_id
@@ -906,7 +1028,7 @@ def _latest_of(page_id: Any) -> Any:
 _STATE = (
     select(_page_c.etag, _page_c.last_modified, _page_c.failures, _page_c.gone, _page_c.pending_hash,
            _page_c.last_checked_at, _snap_c.id, _snap_c.text_hash, _snap_c.raw_hash, _snap_c.extract_sig,
-           _page_c.fetch_mode)
+           _page_c.fetch_mode, _snap_c.url)
     .select_from(Page.__table__.outerjoin(  # type: ignore[attr-defined]
         Snapshot.__table__,  # type: ignore[attr-defined]
         _snap_c.id == _latest_of(_page_c.id)))
@@ -926,6 +1048,8 @@ _ARCHIVE_CONTINUES = select(and_(
     ~exists().where(_change_c.previous_snapshot_id == _b_prev),
     ~exists().where(_change_c.snapshot_id == _b_to),
 ))
+# The append-only tables a report is built from, by the names of Store.report_marks.
+_HISTORY: dict[str, Any] = {"events": Event, "snapshots": Snapshot, "changes": Change}
 _CHECK_INSERT = Check.__table__.insert()  # type: ignore[attr-defined]
 _PAGE_GAUGES = select(_page_c.id, _page_c.last_success_at, _page_c.failures, _page_c.gone, _page_c.claimed_by,
                       _page_c.claim_expires)
@@ -961,7 +1085,7 @@ def _read_state(conn: Any, page_id: str) -> PageState:
         return PageState(page_id=page_id)
     return PageState(page_id=page_id, etag=row[0], last_modified=row[1], failures=row[2], gone=bool(row[3]),
                      pending_hash=row[4], last_checked_at=row[5], snapshot_id=row[6], text_hash=row[7],
-                     raw_hash=row[8], extract_sig=row[9], fetch_mode=row[10])
+                     raw_hash=row[8], extract_sig=row[9], fetch_mode=row[10], url=row[11])
 
 
 def _insert_id(conn: Any, table: Any, values: dict[str, Any]) -> int:

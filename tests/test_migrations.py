@@ -57,7 +57,8 @@ ROWS: list[tuple[str, dict[str, Any]]] = [
 TABLES = ["page", "raw_body", "snapshot", "check", "change", "event", "delivery"]
 # Columns later revisions added to those tables, and what an upgrade gives existing rows.
 ADDED = {"page": {"archive_until": None, "archive_pending": None, "fetch_mode": None},
-         "snapshot": {"statements_sig": None, "source": None, "fetch_mode": "plain"},
+         "snapshot": {"statements_sig": None, "source": None, "fetch_mode": "plain",
+                      "url": None},
          "event": {"context": None, "relevant": None, "origin": "fetch", "source": None}}
 
 

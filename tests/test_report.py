@@ -1,4 +1,4 @@
-"""The static report and Atom feed, built from a real pipeline run; opened in headless Chromium."""
+"""The static report and Atom feeds, built from a real pipeline run; opened in headless Chromium."""
 
 from __future__ import annotations
 
@@ -151,6 +151,14 @@ def test_report_without_out_is_a_usage_error(write_config: Callable[..., Path]) 
     assert result.returncode == 2 and "--out" in result.stderr
 
 
+def test_report_into_a_place_it_cannot_write_is_one_line(write_config: Callable[..., Path], tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_cli("report", "--out", str(blocker / "site"), "--config", str(write_config([])))
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == f"policy-monitor: report: cannot write {blocker / 'site'}: Not a directory"
+
+
 def _chromium() -> str:
     if Path(CHROMIUM).exists():
         return CHROMIUM
@@ -191,6 +199,14 @@ def test_report_in_headless_chromium(server: PageServer, write_config: Callable[
               for td in doc.xpath('//table[@id="status-board"]//td[@data-state]')}
     assert states == {("Zoom", "HK"): "paused", ("Zoom", "RU"): "none", ("Microsoft", "HK"): "none",
                       ("Microsoft", "RU"): "unspecified", ("Acme", "HK"): "none", ("Acme", "RU"): "none"}
+    # Feed readers find every feed from the index: <link rel="alternate"> in the rendered head.
+    links = {link.get("href"): link.get("title") for link in
+             doc.xpath('//head/link[@rel="alternate"][@type="application/atom+xml"]')}
+    assert set(links) == {"feed.xml", "feeds/pauses.xml", "feeds/company/zoom.xml", "feeds/company/microsoft.xml",
+                          "feeds/company/acme.xml", "feeds/jurisdiction/HK.xml", "feeds/jurisdiction/RU.xml"}
+    assert links["feeds/jurisdiction/HK.xml"] == "policy-monitor: Hong Kong (HK) events"
+    assert all((out / href).is_file() for href in links)
+    assert {a.get("href") for a in doc.xpath('//ul[@class="feeds"]//a')} == set(links)
 
     [zoom_change] = [e.change_id for e in rt.store.events() if e.kind == "pause_started" and e.jurisdiction == "HK"]
     change_file = out / "changes" / f"{zoom_change}.html"
