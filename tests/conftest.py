@@ -18,7 +18,7 @@ from monitor.pageserver import PageServer
 from tests.pg import db_url, pg_url  # noqa: F401  (PostgreSQL fixtures: one throwaway database per test)
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+DATA = ROOT / "tests" / "data"  # test data kept with the tests (tests/data/README.md)
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import html
 import re
 from pathlib import Path
 
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-OTA = SHARED / "corpus" / "ota"
+OTA = DATA / "ota"
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 
 

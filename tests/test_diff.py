@@ -84,7 +84,7 @@ def test_unified_plain_and_colour() -> None:
     assert short_diff(ops) == "- old words here\n+ new words here"
 
 
-@pytest.mark.skipif(not corpus_available(), reason="shared/corpus/ota not found beside the repo")
+@pytest.mark.skipif(not corpus_available(), reason="tests/data/ota not found")
 def test_real_telegram_changes() -> None:
     versions = [extract(ota_text(f"telegram__privacy-policy/{d}.md").encode(), content_type="text/plain")
                 for d in ("2024-07-15", "2024-09-23", "2024-09-27")]

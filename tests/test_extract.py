@@ -141,7 +141,7 @@ def test_extract_file_kinds() -> None:
     assert "Hello PDF" in extract_file(make_pdf(["Hello PDF"]), "x.pdf")
 
 
-needs_corpus = pytest.mark.skipif(not corpus_available(), reason="shared/corpus/ota not found beside the repo")
+needs_corpus = pytest.mark.skipif(not corpus_available(), reason="tests/data/ota not found")
 
 
 @needs_corpus

@@ -234,7 +234,7 @@ nouns(HANDLE_N, "processing", "response", "review", "assessment", "evaluation", 
       "fulfilment", "fulfillment", "production", "provision", "disclosure", "sharing", "handover",
       "delivery", "release", "extraction", "answer", "reply", "disclosing", "data sharing", "data-sharing")
 nouns(HANDLE_N | COOP, "cooperation", "co operation", "collaboration", "assistance", "engagement", "partnership",
-      "help",
+      "help", "exchange", "data exchange",
       "relationship", "interaction", "ties")
 nouns(REQ_N, "request", "demand", "order", "subpoena", "warrant", "inquiry", "enquiry", "legal process",
       "search warrant", "court order", "production order", "preservation request", "legal demand",

@@ -208,8 +208,9 @@ def _is_data_request(s: Sentence, start: int, head: int, b: int) -> bool:
     for j in range(k, min(s.n, k + 8)):
         if s.breaks[j] or low[j] == ",":
             break
-        if low[j] == "to" and j + 1 < s.n and s.tags[j + 1] & (L.REMOVAL | L.NONDATA | L.CEASE_V) and not \
-                s.tags[j + 1] & (L.DISCLOSE_V | L.HANDLE_V):
+        verb = j + 2 if j + 2 < s.n and low[j + 1].endswith("ly") else j + 1  # "requests to fully shut off"
+        if low[j] == "to" and verb < s.n and s.tags[verb] & (L.REMOVAL | L.NONDATA | L.CEASE_V) and not \
+                s.tags[verb] & (L.DISCLOSE_V | L.HANDLE_V):
             return False  # "requests to remove content", "a request from X to shut down accounts"
     if k < b and low[k] in ("into", "about"):
         return False  # "its inquiry into Facebook"
@@ -296,6 +297,9 @@ def _complement(s: Sentence, head: int, b: int, lemma: str, tags_head: int) -> s
         party = next((j for j in range(a, min(b, a + 4)) if tags[j] & L.AUTH_N), -1)
         if party >= 0 and (s.has(L.REQ_V | L.REQ_N, party + 1, b) or "into" in s.low[party + 1:b]):
             return "channel"
+        if gh >= 0 and tags[gh] & L.REQ_N and _is_data_request(s, a, gh, b) and s.low[gh + 1:gh + 2] == ["for"] \
+                and s.has(L.DATA_N, gh + 2, min(b, gh + 6)):
+            return "channel"  # "no longer allows private requests for footage"
         return None
     if tags_head & (L.DISCLOSE_V) or lemma in _STRONG_DISCLOSE or lemma in (
             "provision", "sharing", "delivery", "release", "extraction", "data sharing"):
@@ -451,12 +455,16 @@ def _irrealis(s: Sentence, vg: _VG, trigger: int) -> bool:
             break
         if s.tags[j] & L.DELIB or s.low[j] == "whether":
             return True
+        if s.low[j] in ("mean", "means") and j and s.low[j - 1] in ("not", "n't", "never"):
+            return True  # "this doesn't mean your data is inaccessible to police"
     if vg.has(L.NEG) and any(w in ("intend", "intends", "plan", "plans", "want", "wants", "expect", "expects")
                              for w in vg.lows):
         return False  # "does not intend to process": a refusal, the negation is the caller's
     if vg.lows and vg.lows[-1] in ("plan", "plans", "proposal", "decision") and vg.start >= 2 and \
             s.low[vg.start - 1] in ("a", "its", "the", "their") and s.tags[vg.start - 2] & (L.REPORT | L.ASSERT):
         return False  # "announced a plan to cease", "revealed its decision to terminate"
+    if "would" in vg.lows and "have" in vg.lows:
+        return True  # "would have marked a return": counterfactual
     modal = (vg.has(L.MODAL) and not (vg.has(L.CAPABILITY) and vg.has(L.NEG))) or (
         vg.has(L.IRREALIS) and not vg.has(L.ASSERT)) or vg.has(L.DELIB)
     # "able" after "no longer"/"not": an ability taken away is asserted
@@ -473,6 +481,8 @@ def _irrealis(s: Sentence, vg: _VG, trigger: int) -> bool:
     # object control: "urged Google to stop", "ordered X to halt", "called on Zoom to suspend"
     if "to" in vg.lows:
         low = s.low
+        if vg.start >= 1 and low[vg.start] == "to" and s.tags[vg.start - 1] & L.REQ_N:
+            return True  # "rebuffs requests to stop working with Russia", "calls to suspend": asked for, not done
         for j in range(vg.start - 1, max(-1, vg.start - 9), -1):
             if low[j] in (",", ";", ":", "that") or (s.breaks[j] and not s.tags[j] & L.IRREALIS):
                 break
@@ -751,7 +761,7 @@ def _reversed_decision(s: Sentence, i: int) -> bool:
 
 def _prevent_shape(s: Sentence, i: int) -> bool:
     """'stop X from doing', 'bar X from': the object is prevented, the verb is not a pause of it."""
-    for j in range(i + 1, min(s.n, i + 6)):
+    for j in range(i + 1, min(s.n, i + 9)):
         if s.low[j] == "from":
             return j + 1 < s.n and bool(s.toks[j + 1].form & L.GER)
         if s.breaks[j]:
@@ -762,6 +772,17 @@ def _prevent_shape(s: Sentence, i: int) -> bool:
 def _antecedent(s: Sentence, before: int) -> bool:
     """An implicit object ('stop cooperating', 'do so') needs requests named earlier in the sentence."""
     return s.has(L.REQ_N, 0, before) or (s.has(L.AUTH_N, 0, before) and s.has(L.REQ_V | L.DATA_N, 0, before))
+
+
+_FINITE = frozenset({"is", "are", "was", "were", "has", "have", "had", "did", "does", "could", "would"})
+
+
+def _clause_follows(s: Sentence, a: int, b: int) -> bool:
+    """'[denied] the warrants were used': a subject and a finite verb, a clause without 'that'."""
+    for k in range(a + 1, b):
+        if s.low[k] in _FINITE:
+            return not (s.tags[k - 1] & L.REL or s.low[k - 1] in ("that", "which", "who"))
+    return False
 
 
 rule("refuse+handling", PAUSE,
@@ -785,6 +806,8 @@ def _refusals(s: Sentence) -> Iterator[_Cand]:
                                                               "having") or s.toks[a].form & L.GER):
             continue  # a denial, not a refusal
         b = s.scope_end(i)
+        if tok.lemma == "deny" and _clause_follows(s, a, b):
+            continue  # "denied the warrants were used to monitor chats": a denial of a fact
         obj = _object(s, a, b)
         if obj is None or obj.kind in ("cessation", "implicit"):
             continue
@@ -915,10 +938,11 @@ def _negated_handling(s: Sentence) -> Iterator[_Cand]:
 def _scope_with_when(s: Sentence, i: int) -> int:
     """An object, plus a following 'when the police ask' (the authority asking is part of it)."""
     b = s.scope_end(i)
-    if b < s.n and s.low[b] in ("when", "whenever", "if") and (
-            s.has(L.AUTH_N, b + 1, min(s.n, b + 4)) or s.places_in(b + 1, min(s.n, b + 4))) and \
-            s.has(L.REQ_V, b + 1, min(s.n, b + 6)):
-        return min(s.n, b + 6)
+    if b >= s.n or s.low[b] not in ("when", "whenever", "if"):
+        return b
+    window = min(s.n, b + 8)  # "when the police ask", "when requested by Hong Kong authorities"
+    if s.has(L.REQ_V, b + 1, min(s.n, b + 6)) and (s.has(L.AUTH_N, b + 1, window) or s.places_in(b + 1, window)):
+        return window
     return b
 
 
@@ -1172,6 +1196,12 @@ rule("authority-cannot-request", PAUSE,
      "The company is preventing police from requesting customer videos through its portal.")
 
 
+def _authority_subject(s: Sentence, a: int, b: int) -> bool:
+    """The subject [a, b) is authorities, or 'they' after authorities named earlier in the sentence
+    ('agencies can post publicly; they will no longer be able to send private requests')."""
+    return s.has(L.AUTH_N, a, b) or (b - a == 1 and s.low[a] == "they" and s.has(L.AUTH_N, 0, a))
+
+
 @finder
 def _authority_cannot(s: Sentence) -> Iterator[_Cand]:
     low, tags = s.low, s.tags
@@ -1180,7 +1210,7 @@ def _authority_cannot(s: Sentence) -> Iterator[_Cand]:
         tok = s.toks[i]
         if t & L.PREVENT_V and tok.form & (L.GER | L.PAST | L.S3 | L.BASE | L.PPART) and _prevent_shape(s, i):
             # "preventing police from requesting footage"
-            frm = next(j for j in range(i + 1, min(s.n, i + 6)) if low[j] == "from")
+            frm = next(j for j in range(i + 1, min(s.n, i + 9)) if low[j] == "from")
             if not s.has(L.AUTH_N, i + 1, frm) or not tags[frm + 1] & L.REQ_V:
                 continue
             if s.toks[frm + 1].lemma in ("use", "get", "collect") and not s.has(L.DATA_N | L.REQ_N, frm + 2,
@@ -1219,7 +1249,7 @@ def _authority_cannot(s: Sentence) -> Iterator[_Cand]:
         if not negated or "never" in vg.lows:
             continue
         subj_a, subj_b = _subject_span(s, vg, cs)
-        if not s.has(L.AUTH_N, subj_a, subj_b):
+        if not _authority_subject(s, subj_a, subj_b):
             continue
         b = s.scope_end(i)
         obj_ok = s.has(L.DATA_N | L.REQ_N, i, b) or tok.lemma == "request" or (
@@ -1233,6 +1263,21 @@ def _authority_cannot(s: Sentence) -> Iterator[_Cand]:
         if vg.has(L.MODAL) and not vg.no_longer and not vg.has(L.FUTURE):
             continue
         yield _Cand(PAUSE, "authority-cannot-request", i, [(i + 1, b)])
+    # "they lose the ability to request footage", "police lost access to the videos"
+    for i in range(s.n):
+        if low[i] not in ("lose", "loses", "lost", "losing"):
+            continue
+        b = s.scope_end(i)
+        ability = next((j for j in range(i + 1, min(b, i + 4)) if low[j] in ("ability", "access", "option")), -1)
+        if ability < 0 or not (s.has(L.REQ_V, ability + 1, b) or s.has(L.DATA_N | L.REQ_N, ability + 1, b)):
+            continue
+        cs = s.clause_start(i)
+        vg = _verb_group(s, i, cs)
+        if vg.negated or vg.has(L.STILL) or _irrealis(s, vg, i) or _conditional(s, vg, i):
+            continue
+        subj_a, subj_b = _subject_span(s, vg, cs)
+        if _authority_subject(s, subj_a, subj_b):
+            yield _Cand(PAUSE, "authority-cannot-request", i, [(subj_a, subj_b), (ability + 1, b)], back=True)
     # "agencies won't be able to make such requests", "will not have access to the videos"
     for i in range(s.n):
         if low[i] not in ("make", "have", "submit", "file", "send") or not (i + 1 < s.n):
@@ -1493,7 +1538,7 @@ def _codes(s: Sentence, cand: _Cand) -> tuple[list[str], str]:
     """Jurisdictions of a candidate and where they came from."""
     codes: list[str] = []
     for a, b in cand.spans:
-        for p in s.places_in(a, b):
+        for p in s.places_in(a, _before_cause(s, a, b)):
             if p.code not in codes:
                 codes.append(p.code)
     if codes:
@@ -1515,7 +1560,34 @@ def _codes(s: Sentence, cand: _Cand) -> tuple[list[str], str]:
         found = _antecedent_place(s, cand)
         if found:
             return [found], "anaphor"
+    # "told Hong Kong police that it won't respond to user data requests": whose authorities are named
+    named = {p.code for p in s.places if p.last + 1 < s.n and s.tags[p.last + 1] & L.AUTH_N
+             and not p.excluded and not p.in_law and _addressed(s, p.first)}
+    if len(named) == 1:
+        return [named.pop()], "authority"
     return [], ""
+
+
+_TOLD = frozenset({"told", "tell", "tells", "informed", "informs", "notified", "notifies", "wrote", "letter",
+                   "letters", "message", "replied", "responded", "explained"})
+
+
+def _addressed(s: Sentence, first: int) -> bool:
+    """A place named as the addressee: 'told Hong Kong police', 'wrote to the Russian authorities'."""
+    return any(s.low[j] in _TOLD for j in range(max(0, first - 3), first))
+
+
+_CAUSES = (("in", "response", "to"), ("in", "reaction", "to"), ("as", "a", "result", "of"), ("because", "of"),
+           ("due", "to"), ("following",), ("amid",), ("after",))
+
+
+def _before_cause(s: Sentence, a: int, b: int) -> int:
+    """Where a cause after a comma starts in [a, b) ('..., in response to China's new law'), else b: the
+    place a cause names is not the one whose requests are paused."""
+    for j in range(a + 1, b - 1):
+        if s.low[j] == "," and any(tuple(s.low[j + 1:j + 1 + len(c)]) == c for c in _CAUSES):
+            return j if s.places_in(a, j) else b
+    return b
 
 
 def _antecedent_place(s: Sentence, cand: _Cand) -> str | None:
@@ -1554,10 +1626,20 @@ def explain(sentence: str, company: str | None = None) -> list[Assertion]:
             continue
         for fn in _FINDERS:
             for cand in fn(s):
+                if _counterfactual(s, cand.trigger):
+                    continue
                 codes, how = _codes(s, cand)
                 pos = s.toks[cand.trigger].start
                 out.extend(Assertion(cand.kind, code, cand.rule, pos, how) for code in codes or [None])
     return out
+
+
+def _counterfactual(s: Sentence, trigger: int) -> bool:
+    """'would have marked a return', 'could have refused': in the trigger's clause, nothing that happened."""
+    for j in range(s.clause_start(trigger), trigger):
+        if s.low[j] in ("would", "could", "might") and j + 1 < trigger and s.low[j + 1] == "have":
+            return True
+    return False
 
 
 def assess(sentence: str, company: str | None = None) -> list[Assertion]:
