@@ -22,7 +22,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing import Process
@@ -30,6 +29,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.alert_receivers import WebhookReceiver, free_port  # noqa: E402  (one receiver for tests and benches)
+
 _TEXT = ("government law enforcement request data user account disclose legal process valid court order "
          "emergency review policy transparency report country jurisdiction respond notify require")
 _WORDS = tuple(_TEXT.split(" "))
@@ -78,43 +81,6 @@ def serve_pages(port: int, change_period: tuple[float, float]) -> None:
         request_queue_size = 256
 
     Server(("127.0.0.1", port), Handler).serve_forever()
-
-
-class Hook:
-    """Webhook receiver on 127.0.0.1 counting alert posts."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                hook.count += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return int(self.httpd.server_address[1])
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _status(pid: int, key: str) -> int:
@@ -167,10 +133,10 @@ def main() -> int:
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="pm-soak-"))
     work.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     server = Process(target=serve_pages, args=(port, tuple(args.change_period)), daemon=True)
     server.start()
-    hook = Hook()
+    hook = WebhookReceiver().__enter__()
     db = work / "soak.db"
     lines = ["[monitor]", f'database = "sqlite:///{db}"', f'interval = "{args.interval}"', 'jitter = "2s"',
              "timeout = 10", 'deadline = "30s"', "retries = 1", "allow_private_addresses = true",
@@ -204,7 +170,7 @@ def main() -> int:
             sample = {"t": round(time.monotonic() - started), "checks": checks, "changes": changes, "failed": failed,
                       "rss_kib": _status(proc.pid, "VmRSS"), "hwm_kib": _status(proc.pid, "VmHWM"),
                       "fds": len(os.listdir(f"/proc/{proc.pid}/fd")), "threads": _status(proc.pid, "Threads"),
-                      "db_bytes": _db_bytes(db), "alerts": hook.count}
+                      "db_bytes": _db_bytes(db), "alerts": len(hook.received)}
             samples.append(sample)
             print("soak: " + " ".join(f"{k}={v}" for k, v in sample.items()), flush=True)
             if warm is None and checks >= warmup:
@@ -219,6 +185,7 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
         server.terminate()
+        hook.__exit__()
     end = samples[-1]
     assert warm is not None
     growth = (end["rss_kib"] - warm["rss_kib"]) / warm["rss_kib"] * 100
@@ -228,7 +195,8 @@ def main() -> int:
     log_text = log_path.read_text()
     result = {
         "pages": args.pages, "checks": end["checks"], "changes": end["changes"], "failed_checks": end["failed"],
-        "alerts_received": hook.count, "seconds": elapsed, "checks_per_second": round(end["checks"] / elapsed, 1),
+        "alerts_received": len(hook.received), "seconds": elapsed,
+        "checks_per_second": round(end["checks"] / elapsed, 1),
         "rss_warm_kib": warm["rss_kib"], "rss_end_kib": end["rss_kib"], "rss_growth_pct": round(growth, 1),
         "peak_rss_kib": end["hwm_kib"], "peak_threads": max(s["threads"] for s in samples),
         "fds_warm": warm["fds"], "fds_end": end["fds"],
