@@ -26,7 +26,7 @@ counted as failed and retried, although the stuck request may still reach the re
 
 Webhook payloads: for `json://` (and `jsons://`) sinks Apprise's own payload
 (`version`, `title`, `message`, `type`, ...) is extended with the event object's fields at
-the top level (DESIGN.md: the webhook payload is the event object), through the plugin's
+the top level (the webhook payload is the event object: docs/events.md), through the plugin's
 payload extras (the same mechanism as `:key=value` in the URL, which still wins on a clash).
 `form://` sinks get `kind`, `page`, `jurisdiction`, `event_id` and `event` (the JSON text).
 """

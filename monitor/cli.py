@@ -1,4 +1,4 @@
-"""The `policy-monitor` command line (DESIGN.md's contract).
+"""The `policy-monitor` command line (its contract: docs/design.md).
 
 Exit status: 0 done; 1 a check or delivery failed (still recorded); 2 bad usage or config.
 """
