@@ -14,7 +14,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -187,8 +187,24 @@ def host_problem(host: str) -> str | None:
     return None
 
 
+def _numeric(annotation: Any) -> bool:
+    """int or float, possibly Annotated or optional (not bool, which is an int to Python)."""
+    if annotation in (int, float):
+        return True
+    return any(_numeric(arg) for arg in get_args(annotation) if arg is not type(None))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads `true` as 1 for a number: `max_bytes = true` is a mistake, not one byte
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and _numeric(field.annotation):
+            raise ValueError(f"expected a number, got {str(value).lower()}")
+        return value
 
 
 class MonitorSettings(_Strict):
@@ -529,6 +545,8 @@ def resolve_database(url: str, config_path: Path | None) -> str:
 def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     """Validate a parsed TOML document; raises ConfigError listing every problem."""
     problems: list[str] = []
+    if "path" in raw:  # set by the loader (the file's own location): not a key a config can give
+        raise ConfigError(["key 'path': unknown key"])
     try:
         config = Config.model_validate({**raw, "path": path})
     except ValidationError as exc:

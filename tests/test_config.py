@@ -88,6 +88,22 @@ selct = ["main"]
     assert "page 'b' (pages[1]): key 'selct': unknown key" in text
 
 
+def test_booleans_are_not_numbers_and_path_is_not_a_key(tmp_path: Path) -> None:
+    path = tmp_path / "bools.toml"
+    path.write_text('[monitor]\nmax_bytes = true\nworkers = false\nwork_budget = true\n'
+                    '[[pages]]\nid = "a"\ncompany = "A"\nurl = "https://example.org/"\nfollow_max = true\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = "\n".join(info.value.problems)
+    assert "key 'monitor.max_bytes': expected a number, got true" in text
+    assert "key 'monitor.workers': expected a number, got false" in text
+    assert "key 'monitor.work_budget'" in text
+    assert "page 'a' (pages[0]): key 'follow_max': expected a number, got true" in text
+    path.write_text('path = "/elsewhere/monitor.toml"\n')
+    with pytest.raises(ConfigError, match="key 'path': unknown key"):
+        load_config(path)
+
+
 def test_duplicate_ids(tmp_path: Path) -> None:
     path = tmp_path / "dup.toml"
     page = '[[pages]]\nid = "x"\ncompany = "X"\nurl = "https://example.org/"\n'
