@@ -326,9 +326,12 @@ class _Pass:
             log.warning("%d alert deliveries were left 'sending' by a process that stopped; sending them again "
                         "(a receiver may get such an alert twice)", released)
         sinks = {key: sink for sink in self.config.alerts for key in sink.keys}
+        due = self.store.due_deliveries(self.now)  # in event order
+        if any(delivery.sink not in sinks for delivery, _ in due) and self._adopt_orphans(sinks):
+            due = self.store.due_deliveries(self.now)
         by_sink: dict[str, list[tuple[Delivery, Event]]] = defaultdict(list)
         orphans: list[tuple[Delivery, Event]] = []
-        for delivery, event in self.store.due_deliveries(self.now):  # in event order
+        for delivery, event in due:
             sink = sinks.get(delivery.sink)
             if sink is None:
                 orphans.append((delivery, event))
@@ -336,7 +339,8 @@ class _Pass:
                 by_sink[sink.key].append((delivery, event))
         for delivery, event in orphans:
             if self._claim(delivery):
-                self._attempt_failed(delivery, event, "the sink is no longer in the config", final=True)
+                self._attempt_failed(delivery, event, "the sink is no longer in the config (a sink keeps its "
+                                     "alerts across URL changes when it has a `name`)", final=True)
         work = [(sinks[key], rows) for key, rows in by_sink.items()]
         if work:
             with ThreadPoolExecutor(max_workers=min(_MAX_SEND_THREADS, len(work)),
@@ -345,6 +349,22 @@ class _Pass:
                     future.result()
         self.summary.pending = self.store.count_deliveries("pending")
         return self.summary
+
+    def _adopt_orphans(self, sinks: dict[str, AlertSink]) -> bool:
+        """A sink without a `name` is known by its URL, so a new URL makes it a new sink and its
+        pending alerts orphans. When exactly one sink key with pending rows is gone from the
+        config and exactly one unnamed sink is new to the outbox, they are the same sink: its
+        rows follow it. Anything less clear is left alone (the rows fail, saying why)."""
+        known = self.store.sink_keys()
+        gone = self.store.sink_keys("pending") - set(sinks)
+        new = [sink for sink in self.config.alerts if sink.name is None and not known.intersection(sink.keys)]
+        if len(gone) != 1 or len(new) != 1:
+            return False
+        old = gone.pop()
+        moved = self.store.rehome_deliveries(old, new[0].key)
+        log.warning("%d pending alerts of sink %s, no longer in the config, go to sink %s, the one new sink "
+                    "(its URL changed?); give sinks a `name` to keep their identity explicit", moved, old, new[0].key)
+        return moved > 0
 
     def _sink_rows(self, sink: AlertSink, rows: list[tuple[Delivery, Event]]) -> None:
         try:

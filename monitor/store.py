@@ -848,6 +848,21 @@ class Store:
             )
             return [(delivery, ev) for delivery, ev in rows]
 
+    def sink_keys(self, status: str | None = None) -> set[str]:
+        """The sink keys the outbox has rows for (of one status, or any)."""
+        query = select(Delivery.sink).distinct()  # type: ignore[call-overload]
+        if status is not None:
+            query = query.where(Delivery.status == status)
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(query)}
+
+    def rehome_deliveries(self, old: str, new: str) -> int:
+        """Give a sink's pending rows to another key (the same sink, whose URL changed)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(Delivery).where(Delivery.sink == old,  # type: ignore[arg-type]
+                                                         Delivery.status == "pending").values(sink=new))
+            return int(result.rowcount or 0)
+
     def count_deliveries(self, status: str) -> int:
         with self.session() as session:
             return int(session.exec(select(func.count()).where(Delivery.status == status)).one())

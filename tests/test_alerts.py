@@ -308,6 +308,42 @@ def test_alerts_retry_requeues_failed_deliveries(
     assert again.returncode == 0 and "requeued 0" in again.stdout
 
 
+def test_an_unnamed_sink_keeps_its_pending_alerts_when_its_url_changes(
+    server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any]
+) -> None:
+    down = free_port()  # the old address: nothing listens
+    config = write_config([_zoom(server)], alerts=[{"url": f"json://127.0.0.1:{down}/hook"}])
+    rt = runtime_for(config)
+    _changed(server, rt)
+    assert deliver_pending(rt).sent == 0 and _delivery_states(rt) == {"pending": 2}
+    with WebhookReceiver() as hook:
+        # The operator points the sink somewhere else (no `name`: its key is its URL).
+        moved = write_config([_zoom(server)], alerts=[{"url": hook.url()}])
+        later = runtime_for(moved)
+        summary = deliver_pending(later, now=utcnow() + timedelta(seconds=BACKOFF_FIRST * 2))
+        assert (summary.sent, summary.failed) == (2, 0)
+        assert sorted(p["kind"] for p in hook.payloads()) == ["changed", "pause_started"]
+    assert _delivery_states(rt) == {"sent": 2}
+
+
+def test_pending_alerts_of_a_removed_sink_fail_when_no_new_sink_is_clearly_it(
+    server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any]
+) -> None:
+    down = free_port()
+    config = write_config([_zoom(server)], alerts=[{"url": f"json://127.0.0.1:{down}/hook"}])
+    rt = runtime_for(config)
+    _changed(server, rt)
+    assert deliver_pending(rt).sent == 0
+    with WebhookReceiver() as one, WebhookReceiver() as two:
+        # Two new sinks: which one the old one became cannot be told, so nothing is guessed.
+        moved = write_config([_zoom(server)], alerts=[{"url": one.url()}, {"url": two.url()}])
+        summary = deliver_pending(runtime_for(moved), now=utcnow() + timedelta(seconds=BACKOFF_FIRST * 2))
+        assert summary.sent == 0 and one.arrived == [] and two.arrived == []
+    assert _delivery_states(rt) == {"failed": 2}
+    [(delivery, _), _] = rt.store.deliveries(("failed",))
+    assert "no longer in the config" in (delivery.last_error or "") and "`name`" in (delivery.last_error or "")
+
+
 def test_alerts_test_reports_each_sink(server: PageServer, write_config: Callable[..., Path]) -> None:
     down = free_port()
     with SMTPReceiver("alice", PASSWORD) as smtp, WebhookReceiver() as hook:
