@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.browser import _descendants, _memory_kb
+from monitor.browser import _cmdline, _descendants, _memory_kb
 
 PARAGRAPH = "We respond to valid legal process from government agencies for user data in {n} ways. "
 PLAIN = "<!doctype html><html><body><main><h1>Page {i}</h1>{body}</main></body></html>"
@@ -152,6 +152,23 @@ def anon_kb(pid: int) -> int:
     return 0
 
 
+def kind_of(pid: int, daemon: int) -> str:
+    """What a process of the daemon's tree is: the daemon, Playwright's driver, or a Chromium process by its type."""
+    if pid == daemon:
+        return "daemon"
+    args = _cmdline(pid)
+    joined = " ".join(args)
+    if "--type=" in joined:
+        kind = joined.split("--type=", 1)[1].split()[0]
+        if kind == "utility" and "--utility-sub-type=" in joined:
+            kind += ":" + joined.split("--utility-sub-type=", 1)[1].split()[0].rsplit(".", 1)[-1]
+        return f"chromium {kind}"
+    name = Path(args[0]).name if args else "?"
+    if name == "node":
+        return "driver (node)"
+    return "chromium browser" if "chrom" in name else name
+
+
 def run_check(config: Path, tag: str) -> tuple[float, float]:
     """(CPU seconds of everything the command started, wall seconds)."""
     group = Group(f"pm-bench-{os.getpid()}-{tag}")
@@ -203,6 +220,7 @@ def bench_daemon(port: int, pages: int, seconds: float, interval: float) -> None
         reader.start()
         peak = {"pss": 0, "anon": 0, "rss": 0, "threads": 0, "processes": 0, "tasks": 0}
         daemon_pss = 0
+        breakdown: dict[str, list[int]] = {}
         until = time.monotonic() + seconds
         while time.monotonic() < until and proc.poll() is None:
             tree = [proc.pid, *_descendants(proc.pid)]
@@ -218,6 +236,13 @@ def bench_daemon(port: int, pages: int, seconds: float, interval: float) -> None
                 rss += int(fields.get("VmRSS", "0 kB").split()[0])
                 threads += int(fields.get("Threads", "0"))
             daemon_pss = max(daemon_pss, _memory_kb(proc.pid))
+            if pss > peak["pss"]:
+                breakdown = {}
+                for pid in tree:
+                    row = breakdown.setdefault(kind_of(pid, proc.pid), [0, 0, 0])
+                    row[0] += 1
+                    row[1] += _memory_kb(pid)
+                    row[2] += anon_kb(pid)
             sample = {"pss": pss, "anon": anon, "rss": rss, "threads": threads, "processes": len(tree),
                       "tasks": group.tasks() or 0}
             peak.update({key: max(peak[key], value) for key, value in sample.items()})
@@ -235,6 +260,9 @@ def bench_daemon(port: int, pages: int, seconds: float, interval: float) -> None
     if memory_peak is not None:
         print(f"  cgroup memory peak (what MemoryMax= counts, page cache included) {memory_peak:.0f} MB")
     print(f"  peak tasks {max(peak['threads'], peak['tasks'])} (threads of {peak['processes']} processes)")
+    print("  at the peak, by process (count, PSS, anonymous):")
+    for kind, (count, pss_kb, anon) in sorted(breakdown.items(), key=lambda item: -item[1][1]):
+        print(f"    {kind:28} {count:2}  {pss_kb / 1024:6.0f} MB  {anon / 1024:6.0f} MB")
     if proc.returncode != 0:
         print(f"  run exited {proc.returncode}: {''.join(err)[-1000:]}")
 
@@ -246,11 +274,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=90)
     parser.add_argument("--interval", type=float, default=20)
     parser.add_argument("--daemon-pages", type=int, default=4)
+    parser.add_argument("--only", choices=("check", "run"), help="run one of the two parts")
     args = parser.parse_args()
     port, server = serve(max(args.pages, args.daemon_pages))
     try:
-        bench_checks(port, args.pages, args.repeat)
-        bench_daemon(port, args.daemon_pages, args.seconds, args.interval)
+        if args.only != "run":
+            bench_checks(port, args.pages, args.repeat)
+        if args.only != "check":
+            bench_daemon(port, args.daemon_pages, args.seconds, args.interval)
     finally:
         server.terminate()
 

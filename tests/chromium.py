@@ -1,4 +1,5 @@
-"""Tests that render pages need Chromium (Debian's `chromium` package; `.ci/run` installs it).
+"""Tests that render pages need Chromium (Debian's `chromium-headless-shell` and `chromium` packages;
+`.ci/run` installs both).
 
 Missing: the test is skipped with the reason, except under CI=true, where a missing browser is
 a broken CI setup and the test fails (as tests/pg.py does for PostgreSQL).

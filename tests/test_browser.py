@@ -6,6 +6,7 @@ second on 127.0.0.2, an address the config refuses, that must never see a reques
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from monitor.browser import find_chromium
 from monitor.check import check_page
 from monitor.pageserver import PageServer
 from tests.chromium import chromium  # noqa: F401  (the fixture: skip without Chromium, fail under CI=true)
@@ -326,6 +328,38 @@ STORAGE_PAGE = """<html><body><main><p id="out"></p></main><script>
 </script></body></html>"""
 
 
+BUILDS = {"headless shell": "/usr/lib/chromium/chromium-headless-shell", "full Chromium": "/usr/lib/chromium/chromium"}
+
+
+@pytest.mark.parametrize("build", sorted(BUILDS))
+def test_both_chromium_builds_render_scripts_and_refuse_pop_ups(
+    build: str, server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any]
+) -> None:
+    """The headless shell is preferred (less memory); the full browser stays a working fallback."""
+    path = BUILDS[build]
+    if not os.access(path, os.X_OK):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {path} is missing (.ci/run installs both builds)", pytrace=False)
+        pytest.skip(f"{path} is not installed")
+    server.set("/guidelines", DELAYED_AND_XHR)
+    server.set("/api/numbers", '{"line": "Requests received: 42."}', content_type="application/json")
+    server.set("/popup-page", "<html><body><main><p id=o>Text.</p></main><script>"
+                              "document.getElementById('o').textContent += "
+                              "window.open('/popup') ? ' opened' : ' blocked';</script></body></html>")
+    pages = [{"id": "g", "url": server.url("/guidelines"), "fetch": "browser", "select": ["main"]},
+             {"id": "p", "url": server.url("/popup-page"), "fetch": "browser", "select": ["main"]}]
+    rt = runtime_for(write_config(pages, browser_path=path))
+    outcome = check_page(rt, rt.config.page("g"))
+    assert outcome.status == "baseline", outcome.error
+    assert "Requests received: 42." in rt.store.snapshot(outcome.snapshot_id).text
+    outcome = check_page(rt, rt.config.page("p"))
+    assert outcome.status == "baseline", outcome.error
+    assert rt.store.snapshot(outcome.snapshot_id).text == "Text. blocked"
+    assert server.hits.get("/popup", 0) == 0
+    if build == "headless shell":
+        assert find_chromium() == path  # preferred when both are installed
+
+
 @pytest.mark.parametrize("keep", [False, True])
 def test_each_check_is_a_first_visit_unless_the_page_keeps_its_storage(
     keep: bool, server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any]
@@ -366,7 +400,9 @@ def test_a_crashed_or_hung_browser_is_restarted(
         outcome = check_page(rt, page)
         assert outcome.failed and "deadline" in (outcome.error or ""), outcome
     finally:
-        os.kill(hung, signal.SIGCONT)  # killed already, normally; never leave a stopped process behind
+        # Killed and reaped already, normally; never leave a stopped process behind.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(hung, signal.SIGCONT)
     assert rt.browser.restarts == 2
     assert check_page(rt, page).status == "unchanged"
 
