@@ -99,7 +99,7 @@ _WAIT_FOR_QUIET = 0.3  # after wait_for matched: this long without text changes,
 _CLOSE_GRACE = 5.0  # seconds to close a page's context before the browser counts as hung
 _STATE_MAX = 1_000_000  # bytes of kept cookies and storage per page (keep_storage)
 _MEMORY_POLL = 0.5
-# A browser left idle this long is stopped (its ~400 MB back); the next page starts it again
+# A browser left idle this long is stopped (its ~270 MB back); the next page starts it again
 # (about a second). Pages are checked every few hours: the browser need not wait in between.
 _IDLE_STOP = 120.0
 _SOCKS_OK, _SOCKS_REFUSED, _SOCKS_UNREACHABLE = 0x00, 0x02, 0x04
