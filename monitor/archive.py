@@ -45,9 +45,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from monitor.check import Runtime, Source, SourceUnavailable, check_page, compare, soft_error
+from monitor.check import Runtime, Source, check_page, compare, soft_error
 from monitor.classify import rules_version
 from monitor.config import ArchiveSettings, PageConfig
+from monitor.errors import ArchiveError
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchPolicy, FetchResult, policy_from_settings
 from monitor.logs import logs_to
@@ -66,11 +67,6 @@ ATTEMPTS = 4  # per archive request, when it answers 429/5xx or the connection f
 BODY_CACHE_BYTES = 64 * 1024 * 1024  # bodies kept by digest, so content that returns is not fetched again
 _TIMESTAMP = re.compile(r"^\d{14}$")
 _FETCHABLE = ("200", "-")  # HTTP status at capture time ('-': not recorded, as for revisits)
-
-
-class ArchiveError(SourceUnavailable):
-    """The archive cannot be used now (its listing failed, or 429/5xx went on past the backoff).
-    The page's import stops where it is; a later run resumes there."""
 
 
 @dataclass(frozen=True)
