@@ -57,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from monitor.redact import redact
 
         headline = f"{exc.headline}: " if exc.headline else ""
-        print(f"policy-monitor: {headline}{redact(str(exc))}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, though a driver's message may hold several
+        print(f"policy-monitor: {headline}{redact(message)}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
         return 130
