@@ -25,7 +25,7 @@ import works.
 
 from __future__ import annotations
 
-EXIT_FAILED, EXIT_USAGE = 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2  # the command line's exit statuses (docs/design.md)
 
 
 class MonitorError(Exception):

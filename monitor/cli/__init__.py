@@ -22,11 +22,9 @@ import sys
 from collections.abc import Sequence
 
 from monitor.cli.parser import build_parser, handler_of
-from monitor.errors import EXIT_USAGE, ConfigError, MonitorError
+from monitor.errors import EXIT_OK, EXIT_USAGE, ConfigError, MonitorError
 
 __all__ = ["build_parser", "main"]
-
-EXIT_OK = 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

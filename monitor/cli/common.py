@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from monitor.config import Config, load_config
-from monitor.errors import EXIT_FAILED, EXIT_USAGE, UsageError
+from monitor.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from monitor.check import Runtime
     from monitor.store import Store
 
-EXIT_OK = 0
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "UsageError"]
 
 
