@@ -36,7 +36,6 @@ from __future__ import annotations
 import logging
 import random
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -47,10 +46,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from monitor.config import DOCUMENT_ID, AlertSink, Config
+from monitor.errors import SendError
 from monitor.models import Delivery, Event, utcnow
 from monitor.redact import redact
+from monitor.render import jurisdiction_label
 from monitor.store import Store, worker_name
-from monitor.terminal import printable
+from monitor.vocabulary import PAUSE_KINDS, EventKind
 
 if TYPE_CHECKING:
     from monitor.check import Runtime
@@ -59,7 +60,7 @@ log = logging.getLogger("monitor.alerts")
 
 BACKOFF_FIRST = 30.0  # seconds before the first retry
 BACKOFF_MAX = 3600.0  # retries are never further apart than this
-_MAX_SEND_THREADS = 4
+MAX_SEND_THREADS = 4
 _FIELD_SEP = " "
 
 
@@ -89,15 +90,6 @@ class Message:
 # -- messages ------------------------------------------------------------------------------------
 
 
-def _jurisdiction(code: str | None) -> str:
-    if not code:
-        return "an unnamed jurisdiction"
-    from monitor.classify import jurisdiction_name
-
-    name = jurisdiction_name(code)
-    return f"{name} ({code})" if name and name != code else code
-
-
 _DOCUMENT_WORDS = {"report", "policy", "guidelines", "guide", "terms", "page", "principles", "statement", "faq",
                    "notice", "faqs", "handbook", "standards", "transparency"}
 
@@ -115,22 +107,26 @@ def page_label(page_id: str, company: str) -> str:
     return label if words and words[-1] in _DOCUMENT_WORDS else f"{label} page"
 
 
+# An alert's title per kind: {company}, {label} (what the page is), {where} (" from Hong Kong (HK)",
+# or that the pause names no jurisdiction), {about} (how many changed sentences are about requests).
+_TITLES = {
+    EventKind.PAUSE_STARTED: "{company} paused government data requests{where}",
+    EventKind.PAUSE_LIFTED: "{company} lifted its pause on government data requests{where}",
+    EventKind.PAGE_GONE: "{company} {label} is gone",
+    EventKind.PAGE_RESTORED: "{company} {label} is back",
+    EventKind.CHANGED: "{company} {label} changed{about}",
+}
+
+
 def title_for(event: Event) -> str:
-    company = event.company or event.page_id
-    label = page_label(event.page_id, event.company)
-    # "from Hong Kong (HK)"; a pause that names no jurisdiction says so
-    where = f" from {_jurisdiction(event.jurisdiction)}" if event.jurisdiction else " (jurisdiction unspecified)"
-    if event.kind == "pause_started":
-        return f"{company} paused government data requests{where}"
-    if event.kind == "pause_lifted":
-        return f"{company} lifted its pause on government data requests{where}"
-    if event.kind == "page_gone":
-        return f"{company} {label} is gone"
-    if event.kind == "page_restored":
-        return f"{company} {label} is back"
     count = len(event.relevant_sentences)
-    about = f" ({count} relevant sentence{'s' if count != 1 else ''})" if count else ""
-    return f"{company} {label} changed{about}"
+    return _TITLES.get(event.kind, _TITLES[EventKind.CHANGED]).format(  # an unknown kind (a newer database): changed
+        company=event.company or event.page_id,
+        label=page_label(event.page_id, event.company),
+        where=f" from {jurisdiction_label(event.jurisdiction)}" if event.jurisdiction
+        else " (jurisdiction unspecified)",
+        about=f" ({count} relevant sentence{'s' if count != 1 else ''})" if count else "",
+    )
 
 
 def last_line(event: Event) -> str:
@@ -142,17 +138,17 @@ def build_message(event: Event, old_text: str | None, new_text: str | None) -> M
     from monitor.diff import diff_lines, short_diff
 
     parts: list[str] = []
-    relevant = event.relevant_sentences if event.kind == "changed" else []
+    relevant = event.relevant_sentences if event.kind == EventKind.CHANGED else []
     if relevant:
         # what a reader needs first: the added (+) and removed (-) sentences about government requests
         parts.append("About government data requests:\n" + "\n".join(relevant))
-    elif event.quote and event.kind == "changed":
+    elif event.quote and event.kind == EventKind.CHANGED:
         parts.append(f"First change: {event.quote}")
     elif event.quote and event.evidence == "statement_removed":
         parts.append(f"The page no longer says: “{event.quote}”")
     elif event.quote:
         parts.append(f"“{event.quote}”")
-    if event.context and event.kind in ("pause_started", "pause_lifted"):
+    if event.context and event.kind in PAUSE_KINDS:
         parts.append(f"Jurisdiction from: “{event.context}”")
     parts.append(f"Page: {event.url}")
     parts.append(f"Detected: {event.detected_at:%Y-%m-%d %H:%M:%S} UTC")
@@ -207,10 +203,6 @@ _capture = _ErrorCapture()
 logging.getLogger("apprise").addFilter(_capture)
 
 
-class SendError(Exception):
-    """A send that failed; the message is already redacted."""
-
-
 class Sender:
     """One Apprise plugin for one sink, reused for the rows of one pass."""
 
@@ -237,8 +229,8 @@ class Sender:
         from apprise import NotifyFormat, NotifyType
 
         self._extras(message.payload)
-        notify_type = NotifyType.WARNING if message.payload.get("kind") in ("pause_started", "page_gone") \
-            else NotifyType.INFO
+        urgent = message.payload.get("kind") in (EventKind.PAUSE_STARTED, EventKind.PAGE_GONE)
+        notify_type = NotifyType.WARNING if urgent else NotifyType.INFO
         result: dict[str, Any] = {}
 
         def run() -> None:
@@ -343,7 +335,7 @@ class _Pass:
                                      "alerts across URL changes when it has a `name`)", final=True)
         work = [(sinks[key], rows) for key, rows in by_sink.items()]
         if work:
-            with ThreadPoolExecutor(max_workers=min(_MAX_SEND_THREADS, len(work)),
+            with ThreadPoolExecutor(max_workers=min(MAX_SEND_THREADS, len(work)),
                                     thread_name_prefix="alert") as pool:
                 for future in [pool.submit(self._sink_rows, sink, rows) for sink, rows in work]:
                     future.result()
@@ -429,85 +421,3 @@ def deliver_pending(rt: Runtime, now: datetime | None = None) -> DeliverySummary
     if not rt.config.alerts and rt.store.count_deliveries("pending") == 0:
         return DeliverySummary()
     return _Pass(rt.store, rt.config, now or utcnow()).run()
-
-
-# -- the `alerts` command ------------------------------------------------------------------------
-
-
-def _ts(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value else "-"
-
-
-def _list(rt: Runtime) -> int:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    rows = rt.store.deliveries(("pending", "sending", "failed"))
-    if not rows:
-        print("no pending or failed deliveries")
-        return 0
-    table = Table(box=None, pad_edge=False)
-    for column in ("delivery", "status", "event", "sink", "attempts", "next attempt", "last error"):
-        table.add_column(column, overflow="fold")
-    for delivery, event in rows:
-        where = f" {event.jurisdiction}" if event.jurisdiction else ""
-        cells = (str(delivery.id), delivery.status, f"#{event.id} {event.kind}{where} {event.page_id}",
-                 delivery.sink, str(delivery.attempts),
-                 _ts(delivery.next_attempt_at) if delivery.status == "pending" else "-",
-                 redact(delivery.last_error or ""))
-        table.add_row(*(Text(printable(cell)) for cell in cells))  # Text: error text is not rich markup
-    Console(file=sys.stdout, highlight=False, soft_wrap=False, width=200).print(table)
-    counts: dict[str, int] = defaultdict(int)
-    for delivery, _ in rows:
-        counts[delivery.status] += 1
-    print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-    return 0
-
-
-def _retry(rt: Runtime) -> int:
-    count = rt.store.requeue_failed_deliveries(utcnow())
-    print(f"requeued {count} failed deliver{'y' if count == 1 else 'ies'}")
-    if not count:
-        return 0
-    summary = deliver_pending(rt)
-    print(f"sent {summary.sent}, failed {summary.failed}, still pending {summary.pending}")
-    return 1 if summary.failed else 0
-
-
-def _test(rt: Runtime) -> int:
-    sinks = rt.config.alerts
-    if not sinks:
-        print("no alert sinks configured ([[alerts]] in the config)")
-        return 0
-    timeout = float(rt.config.monitor.timeout)
-
-    def one(sink: AlertSink) -> str | None:
-        try:
-            Sender(sink, timeout).send(test_message(sink))
-        except SendError as exc:
-            return str(exc)
-        return None
-
-    with ThreadPoolExecutor(max_workers=min(_MAX_SEND_THREADS, len(sinks)), thread_name_prefix="alert") as pool:
-        results = list(pool.map(one, sinks))
-    for sink, error in zip(sinks, results, strict=True):
-        scheme = sink.url.split("://", 1)[0]
-        filters = f" kinds={','.join(sink.kinds)}" if sink.kinds else ""
-        print(redact(f"{'ok  ' if error is None else 'FAIL'} {sink.key} ({scheme}){filters}"
-                     + (f": {error}" if error else "")))
-    failed = sum(error is not None for error in results)
-    print(f"{len(sinks) - failed} of {len(sinks)} sinks reached")
-    return 1 if failed else 0
-
-
-def alerts_command(rt: Runtime, action: str) -> int:
-    """`policy-monitor alerts [list|retry|test]`; closes rt."""
-    try:
-        if action == "retry":
-            return _retry(rt)
-        if action == "test":
-            return _test(rt)
-        return _list(rt)
-    finally:
-        rt.close()

@@ -45,15 +45,17 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from monitor.check import Runtime, Source, SourceUnavailable, check_page, compare, soft_error
+from monitor.check import CheckOutcome, Runtime, Source, check_page, compare, soft_error
 from monitor.classify import rules_version
 from monitor.config import ArchiveSettings, PageConfig
+from monitor.errors import ArchiveError
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchPolicy, FetchResult, policy_from_settings
 from monitor.logs import logs_to
 from monitor.models import ARCHIVE
 from monitor.status import snapshot_state
 from monitor.store import ArchiveState, CheckRecord, PageState, StoreError
+from monitor.vocabulary import CheckStatus, EventKind
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -66,11 +68,6 @@ ATTEMPTS = 4  # per archive request, when it answers 429/5xx or the connection f
 BODY_CACHE_BYTES = 64 * 1024 * 1024  # bodies kept by digest, so content that returns is not fetched again
 _TIMESTAMP = re.compile(r"^\d{14}$")
 _FETCHABLE = ("200", "-")  # HTTP status at capture time ('-': not recorded, as for revisits)
-
-
-class ArchiveError(SourceUnavailable):
-    """The archive cannot be used now (its listing failed, or 429/5xx went on past the backoff).
-    The page's import stops where it is; a later run resumes there."""
 
 
 @dataclass(frozen=True)
@@ -324,8 +321,8 @@ class PageImport:
         return f"{self.page_id}: " + "; ".join(parts)
 
 
-def _skip_reason(outcome: Any, fetch: _CaptureFetch) -> str:
-    if outcome.status == "unconfirmed":
+def _skip_reason(outcome: CheckOutcome, fetch: _CaptureFetch) -> str:
+    if outcome.status == CheckStatus.UNCONFIRMED:
         return "unconfirmed (shrank; one capture only)"
     error = outcome.error or ""
     if fetch.error is not None:
@@ -400,7 +397,7 @@ def _import_capture(rt: Runtime, client: ArchiveClient, page: PageConfig, arch: 
         summary.snapshots += 1
         summary.changes += outcome.change_id is not None
         summary.events.extend(f"{e.kind}{' ' + e.jurisdiction if e.jurisdiction else ''} {capture.at:%Y-%m-%d}"
-                              for e in outcome.events if e.kind != "changed")
+                              for e in outcome.events if e.kind != EventKind.CHANGED)
     elif outcome.failed and fetch.error is None and "matched nothing" in (outcome.error or ""):
         if _error_page(client, capture, page):
             summary.skipped["error or login page"] += 1
@@ -438,14 +435,14 @@ def _link_to_live(rt: Runtime, page: PageConfig, arch: ArchiveState) -> str:
     drafts = found.events
     diff_stats = found.stats
     recorded = rt.store.record(CheckRecord(
-        page_id=page.id, company=page.company, url=page.url, status="changed", started_at=new.created_at,
+        page_id=page.id, company=page.company, url=page.url, status=CheckStatus.CHANGED, started_at=new.created_at,
         finished_at=new.created_at, previous_snapshot_id=old.id, to_snapshot_id=new.id, added=diff_stats.added,
         removed=diff_stats.removed, first_line=diff_stats.first_line, events=drafts, origin=ARCHIVE,
         source=old.source, said=found.said, said_sig=rules_version(),
     ))
     if recorded.raced:
         raise ArchiveError("another process changed this page's history meanwhile; run import-archive again")
-    typed = [f"{d.kind}{' ' + d.jurisdiction if d.jurisdiction else ''}" for d in drafts if d.kind != "changed"]
+    typed = [f"{d.kind}{' ' + d.jurisdiction if d.jurisdiction else ''}" for d in drafts if d.kind != EventKind.CHANGED]
     return (f"live snapshot {new.id}: +{diff_stats.added} -{diff_stats.removed} lines since the last capture"
             + (f" ({', '.join(typed)})" if typed else ""))
 

@@ -42,9 +42,13 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.fetch import FetchError, FetchResult, Resolver, _content_type, system_resolver, vetted_addresses
+
+if TYPE_CHECKING:  # Playwright is imported when a page is first rendered, not with this module
+    from playwright.async_api import Browser as Chromium
+    from playwright.async_api import BrowserContext, Page, Playwright, Request, Route
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +243,8 @@ class _Guard:
                     self.writers.discard(end)
                     end.transport.abort()
 
-    async def _connect(self, addresses: list[str], port: int) -> tuple[Any, asyncio.StreamWriter | None]:
+    async def _connect(self, addresses: list[str],
+                       port: int) -> tuple[asyncio.StreamReader | None, asyncio.StreamWriter | None]:
         for address in addresses:
             with contextlib.suppress(OSError, TimeoutError):
                 return await asyncio.wait_for(asyncio.open_connection(address, port), self.timeout)
@@ -379,8 +384,8 @@ class Browser:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         # Owned by the loop thread:
-        self._playwright: Any = None
-        self._browser: Any = None
+        self._playwright: Playwright | None = None
+        self._browser: Chromium | None = None
         self._driver_pid: int | None = None
         self._browser_pid: int | None = None
         self._launching: asyncio.Lock | None = None
@@ -487,7 +492,7 @@ class Browser:
                 log.info("browser: idle for %.0fs; stopped until the next rendered page", _IDLE_STOP)
                 await self._shutdown()
 
-    async def _ensure_browser(self) -> Any:
+    async def _ensure_browser(self) -> Chromium:
         if self._launching is None:
             self._launching = asyncio.Lock()
         async with self._launching:
@@ -526,7 +531,7 @@ class Browser:
         guard = _Guard(self.resolver, options.allow_private, options.timeout,
                        options.max_bytes * _TRANSFER_SHARE)
         stage = ["starting the browser"]
-        context: Any = None
+        context: BrowserContext | None = None
         crashed: list[str] = []
         self._active += 1
         if self._idle is not None:
@@ -574,7 +579,7 @@ class Browser:
                 loop = asyncio.get_running_loop()
                 self._idle = loop.call_later(_IDLE_STOP, lambda: asyncio.ensure_future(self._stop_if_idle()))
 
-    async def _new_context(self, proxy: str, options: RenderOptions) -> Any:
+    async def _new_context(self, proxy: str, options: RenderOptions) -> BrowserContext:
         browser = await self._ensure_browser()
         return await browser.new_context(
             proxy={"server": proxy}, user_agent=options.user_agent, accept_downloads=False,
@@ -583,8 +588,8 @@ class Browser:
             storage_state=self._storage.get(options.storage_key or ""),
         )
 
-    async def _load(self, context: Any, url: str, options: RenderOptions, stage: list[str], crashed: list[str],
-                    started: float) -> FetchResult:
+    async def _load(self, context: BrowserContext, url: str, options: RenderOptions, stage: list[str],
+                    crashed: list[str], started: float) -> FetchResult:
         # No Playwright timeouts of their own: the deadline (asyncio.timeout in _render) bounds all.
         context.set_default_timeout(0)
         context.set_default_navigation_timeout(0)
@@ -632,7 +637,7 @@ class Browser:
         return FetchResult(url=page.url, status=status, body=body, content_type="text/html", charset="utf-8",
                            elapsed=time.monotonic() - started, mode="browser")
 
-    async def _keep_storage(self, context: Any, key: str) -> None:
+    async def _keep_storage(self, context: BrowserContext, key: str) -> None:
         state = await context.storage_state()
         if len(json.dumps(state)) > _STATE_MAX:
             log.warning("browser: %s: cookies and storage larger than %d bytes, not kept", key, _STATE_MAX)
@@ -640,7 +645,7 @@ class Browser:
         else:
             self._storage[key] = state
 
-    async def _close_context(self, context: Any) -> None:
+    async def _close_context(self, context: BrowserContext) -> None:
         try:
             await asyncio.wait_for(context.close(), _CLOSE_GRACE)
         except Exception as exc:
@@ -688,16 +693,16 @@ class _Traffic:
     inflight: int = 0
     last: float = field(default_factory=time.monotonic)
 
-    def started(self, _request: Any) -> None:
+    def started(self, _request: Request) -> None:
         self.inflight += 1
         self.last = time.monotonic()
 
-    def finished(self, _request: Any) -> None:
+    def finished(self, _request: Request) -> None:
         self.inflight = max(self.inflight - 1, 0)
         self.last = time.monotonic()
 
 
-async def _settle(page: Any, traffic: _Traffic, quiet: float, give_up: float | None = None) -> None:
+async def _settle(page: Page, traffic: _Traffic, quiet: float, give_up: float | None = None) -> None:
     """Until no request has run for `quiet` seconds, no short timer is pending and the text has
     not changed for `quiet` seconds (or, with `give_up`, that many seconds at most)."""
     until = time.monotonic() + give_up if give_up is not None else None
@@ -717,7 +722,7 @@ async def _settle(page: Any, traffic: _Traffic, quiet: float, give_up: float | N
         await asyncio.sleep(0.1)
 
 
-async def _route(route: Any, page: Any) -> None:
+async def _route(route: Route, page: Page) -> None:
     """Images, media, fonts and anything a pop-up would load never leave the browser; the rest
     goes on, through the guard."""
     request = route.request
@@ -731,7 +736,7 @@ async def _route(route: Any, page: Any) -> None:
         await route.fallback()
 
 
-async def _start_playwright() -> tuple[Any, int | None]:
+async def _start_playwright() -> tuple[Playwright, int | None]:
     """Playwright's Node.js driver, without a JIT (it too must run under MemoryDenyWriteExecute),
     and with a small young generation (its heap is most of its 100 MB)."""
     from playwright.async_api import async_playwright

@@ -16,16 +16,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from monitor.errors import WorkBudgetExceeded
+
 _TICKS = 512  # loop iterations between two looks at the clock (a look costs a system call)
-
-
-class WorkBudgetExceeded(Exception):
-    """The check spent its work budget; the message names the budget and the stage."""
-
-    def __init__(self, seconds: float, stage: str):
-        super().__init__(f"work budget exceeded: more than {seconds:g}s of CPU time (work_budget) in {stage}")
-        self.seconds = seconds
-        self.stage = stage
 
 
 class Budget:

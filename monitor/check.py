@@ -22,6 +22,7 @@ from monitor.classify import state as text_state
 from monitor.config import Config, MonitorSettings, PageConfig
 from monitor.diff import Stats, diff_lines, stats
 from monitor.documents import followed_pages
+from monitor.errors import SourceUnavailable
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
 from monitor.fetchmode import fetch_page
@@ -65,11 +66,6 @@ class Runtime:
         self.browser.close()
         self.fetcher.close()
         self.store.close()
-
-
-class SourceUnavailable(Exception):
-    """Raised by a source's fetch when the source itself cannot go on (an archive that keeps
-    failing), not the page: the check records nothing and the caller stops."""
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,10 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.errors import ConfigError
+from monitor.vocabulary import EVENT_KINDS
+
 DEFAULT_CONFIG = "config/monitor.toml"
-EVENT_KINDS = ("changed", "pause_started", "pause_lifted", "page_gone", "page_restored")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
@@ -41,14 +43,6 @@ _PAGE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 FETCH_MODES = "^(plain|browser|auto)$"
 # The id of a document followed from a page (monitor.documents.document_page_id).
 DOCUMENT_ID = re.compile(r"\.doc-[0-9a-f]{12}$")
-
-
-class ConfigError(Exception):
-    """A config that cannot be used; `problems` holds one human line per problem."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 def parse_duration(value: Any) -> float:

@@ -11,9 +11,9 @@ import tempfile
 from pathlib import Path
 
 from monitor.check import Runtime, check_page
-from monitor.cli import format_event_line
 from monitor.config import load_config
 from monitor.pageserver import PageServer
+from monitor.render import event_line
 
 _PAGE = """<!doctype html><html><head><title>{title}</title>
 <script>window.__build = "{build}";</script><style>.x{{color:red}}</style></head>
@@ -111,7 +111,7 @@ def run_demo(keep: str | None = None, rounds: int = 4) -> int:
                         print(f"   {page.id}: {outcome.status}{detail}")
                     new_events = [e for e in rt.store.events() if e.id and e.id > total]
                     for event in new_events:
-                        print("   " + format_event_line(event).replace("\n", "\n   "))
+                        print("   " + event_line(event).replace("\n", "\n   "))
                     total = max([total, *[e.id or 0 for e in new_events]])
             finally:
                 rt.close()

@@ -24,6 +24,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from monitor.budget import UNLIMITED, Budget
+from monitor.errors import ExtractError
 from monitor.regex import union
 from monitor.select import Selector
 
@@ -59,10 +60,6 @@ _MARK_RUN = re2.compile(r"(\pM{30})\pM+")
 _NOT_CHARSETS = frozenset({"punycode", "idna", "undefined", "unicode-escape", "raw-unicode-escape"})
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
-
-
-class ExtractError(Exception):
-    """The body cannot be turned into text; the message names the problem."""
 
 
 @dataclass(frozen=True)

@@ -33,37 +33,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from monitor.models import Event
+from monitor.render import iso_time, jurisdiction_name, kind_label
 from monitor.store import EventQuery
+from monitor.vocabulary import PAUSE_KINDS
 
 ATOM = "http://www.w3.org/2005/Atom"
 HISTORY = "http://purl.org/syndication/history/1.0"  # RFC 5005
 FEED_ENTRIES = 50
-PAUSE_KINDS = ("pause_started", "pause_lifted")
 # An empty feed still needs an <updated>: a fixed instant keeps rebuilds byte-identical.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CODE = re.compile(r"^[A-Z0-9]{2,8}$")
 # Characters XML 1.0 cannot carry at all (not even escaped); page text can hold them (&#1;).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-KIND_LABELS = {
-    "changed": "changed",
-    "pause_started": "pause started",
-    "pause_lifted": "pause lifted",
-    "page_gone": "page gone",
-    "page_restored": "page restored",
-}
 
 
 def event_href(event: Event, prefix: str = "") -> str:
     """The report page of an event: its change, or its page (page_gone has no change)."""
     return f"{prefix}changes/{event.change_id}.html" if event.change_id else f"{prefix}pages/{event.page_id}.html"
-
-
-def jurisdiction_name(code: str | None) -> str:
-    if not code:
-        return ""
-    from monitor.classify import jurisdiction_name as name_of
-
-    return name_of(code)
 
 
 @dataclass(frozen=True)
@@ -127,10 +113,6 @@ def _text(value: str, limit: int = 4000) -> str:
     return _NOT_XML.sub("\ufffd", value)
 
 
-def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def relative(target: str, document: str) -> str:
     """`target` (relative to the report's root) as seen from `document` (also relative to it)."""
     return posixpath.relpath(target, posixpath.dirname(document) or ".")
@@ -151,7 +133,7 @@ def feed_document(feed: Feed, events: Sequence[Event], namespace: uuid.UUID, *, 
     ET.SubElement(root, _atom("id")).text = (base_id if archive is None
                                               else uuid.uuid5(namespace, f"feed/{feed.key}/{archive}")).urn
     ET.SubElement(root, _atom("title")).text = _text(feed.title + (f" (archive {archive})" if archive else ""))
-    ET.SubElement(root, _atom("updated")).text = _iso(max((e.detected_at for e in events), default=EPOCH))
+    ET.SubElement(root, _atom("updated")).text = iso_time(max((e.detected_at for e in events), default=EPOCH))
     ET.SubElement(ET.SubElement(root, _atom("author")), _atom("name")).text = "policy-monitor"
     ET.SubElement(root, _atom("link"), rel="self", href=relative(path, path), type="application/atom+xml")
     ET.SubElement(root, _atom("link"), rel="alternate", href=relative(feed.html, path), type="text/html")
@@ -169,14 +151,14 @@ def feed_document(feed: Feed, events: Sequence[Event], namespace: uuid.UUID, *, 
         entry = ET.SubElement(root, _atom("entry"))
         ET.SubElement(entry, _atom("id")).text = uuid.uuid5(namespace, f"event/{event.id}").urn
         ET.SubElement(entry, _atom("title")).text = _text(message.title)
-        ET.SubElement(entry, _atom("updated")).text = _iso(event.detected_at)
-        ET.SubElement(entry, _atom("published")).text = _iso(event.detected_at)
+        ET.SubElement(entry, _atom("updated")).text = iso_time(event.detected_at)
+        ET.SubElement(entry, _atom("published")).text = iso_time(event.detected_at)
         ET.SubElement(entry, _atom("link"), rel="alternate", href=relative(event_href(event), path),
                       type="text/html")
         ET.SubElement(entry, _atom("link"), rel="related", href=_text(event.url))
         if event.source:  # an archived event: the capture it was found in
             ET.SubElement(entry, _atom("link"), rel="via", href=_text(event.source))
-        ET.SubElement(entry, _atom("category"), term=event.kind, label=KIND_LABELS.get(event.kind, event.kind))
+        ET.SubElement(entry, _atom("category"), term=event.kind, label=kind_label(event.kind))
         if event.jurisdiction:
             ET.SubElement(entry, _atom("category"), term=event.jurisdiction, scheme="urn:iso:std:iso:3166:-1",
                           label=jurisdiction_name(event.jurisdiction))

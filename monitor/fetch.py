@@ -43,25 +43,13 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family, create_connection
 
+from monitor.errors import FetchError
+
 log = logging.getLogger(__name__)
 
 Resolver = Callable[[str, int], list[str]]
 _CHUNK = 64 * 1024
 _HOST_WAIT_DEADLINES = 4  # how many fetch deadlines a request may queue for its host
-
-
-class FetchError(Exception):
-    def __init__(self, reason: str, *, http_status: int | None = None, retryable: bool = False,
-                 retry_after: float | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.http_status = http_status
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-    @property
-    def gone(self) -> bool:
-        return self.http_status in (404, 410)
 
 
 @dataclass

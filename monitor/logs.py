@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.redact import redact
+from monitor.render import iso_time
 from monitor.terminal import json_line, printable
 
 # syslog priorities, as sd-daemon(3) prefixes expect
@@ -57,7 +58,7 @@ class LineFormatter(logging.Formatter):
         elif self.journald:
             line = f"{record.levelname.lower()} {record.name}: {printable(message)}"  # journald adds the time
         else:
-            stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            stamp = iso_time(datetime.fromtimestamp(record.created, UTC))
             line = f"{stamp} {record.levelname.lower():7} {record.name}: {printable(message)}"
         return f"<{_priority(record.levelno)}>{line}" if self.journald else line
 

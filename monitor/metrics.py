@@ -53,9 +53,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from monitor.config import EVENT_KINDS, Config, parse_listen
+from monitor.config import Config, parse_listen
 from monitor.models import utcnow
 from monitor.redact import redact
+from monitor.vocabulary import EVENT_KINDS, CheckStatus, DeliveryStatus
 
 if TYPE_CHECKING:
     from monitor.alerts import DeliverySummary
@@ -190,7 +191,8 @@ class DatabaseGauges(Collector):
             gone += is_gone
             if success_at is not None:
                 last_success[page_id] = success_at.timestamp()
-        deliveries = {status: 0 for status in ("pending", "sending", "failed")}
+        waiting = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED)
+        deliveries = {status.value: 0 for status in waiting}
         deliveries.update(store.delivery_counts())
         self.view = _DatabaseView(last_success, failing, gone, deliveries, claims, len(alive))
 
@@ -308,14 +310,14 @@ class Metrics:
             series.inc()
         if outcome is None:
             return
-        if status == "changed":
+        if status == CheckStatus.CHANGED:
             self.changes.inc()
         for event in outcome.events:
             counter = self._event_series.get(event.kind)
             if counter is None:  # a kind added elsewhere later: still counted
                 counter = self._event_series[event.kind] = self.events.labels(event.kind)
             counter.inc()
-        if not outcome.failed and status != "raced":
+        if not outcome.failed and status != CheckStatus.RACED:
             self.database.saw_success(page_id, time.time() - outcome.seconds)
 
     def observe_fetch(self, seconds: float, size: int) -> None:

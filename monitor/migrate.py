@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from monitor import models  # noqa: F401  (registers the tables)
+from monitor.errors import MigrationError
 from monitor.migrations import HEAD
 
 if TYPE_CHECKING:
@@ -43,10 +44,6 @@ FIRST_REVISION = "0001"
 FIRST_TABLES = frozenset({"page", "raw_body", "snapshot", "check", "change", "event", "delivery"})
 # Arbitrary but fixed key of the PostgreSQL advisory lock that serializes migrations ("pmon").
 ADVISORY_LOCK_KEY = 0x706D6F6E
-
-
-class MigrationError(Exception):
-    """The schema cannot be brought up to date (unknown revision, foreign tables)."""
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:

@@ -12,6 +12,9 @@ from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstra
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from monitor.render import iso_time
+from monitor.vocabulary import PAUSE_KINDS, EventKind
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -197,7 +200,7 @@ class Event(SQLModel, table=True):
             "kind": self.kind,
             "jurisdiction": self.jurisdiction,
             "quote": self.quote,
-            "detected_at": self.detected_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "detected_at": iso_time(self.detected_at),
             "snapshot": self.snapshot_id,
             "previous_snapshot": self.previous_snapshot_id,
         }
@@ -205,9 +208,9 @@ class Event(SQLModel, table=True):
             data["evidence"] = self.evidence
         if self.rule:
             data["rule"] = self.rule
-        if self.kind in ("pause_started", "pause_lifted"):
+        if self.kind in PAUSE_KINDS:
             data["context"] = self.context
-        if self.kind == "changed":
+        if self.kind == EventKind.CHANGED:
             data["relevant"] = self.relevant_sentences
         if self.origin == ARCHIVE:
             data["origin"] = self.origin

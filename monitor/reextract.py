@@ -21,6 +21,7 @@ from monitor.models import utcnow
 from monitor.status import said_of
 from monitor.store import CheckRecord, StoreError, Version, sha256
 from monitor.terminal import printable
+from monitor.vocabulary import CheckStatus
 
 if TYPE_CHECKING:
     from monitor.check import Runtime
@@ -54,7 +55,7 @@ def reextract_page(rt: Runtime, page_id: str) -> tuple[bool, str]:
     diff = stats(diff_lines(snap.text, text))
     now = utcnow()
     rec = CheckRecord(
-        page_id=page.id, company=page.company, url=page.url, status="reextracted",
+        page_id=page.id, company=page.company, url=page.url, status=CheckStatus.REEXTRACTED,
         started_at=now, finished_at=now, etag=state.etag, last_modified=state.last_modified,
         version=Version(text=text, text_hash=text_hash, extract_sig=rules.signature(), raw=None,
                         raw_hash=snap.raw_hash, content_type=content_type, origin="reextract", url=snap.url),

@@ -47,8 +47,6 @@ from monitor.documents import parent_of
 from monitor.export import write_event_files
 from monitor.feeds import (
     FEED_ENTRIES,
-    KIND_LABELS,
-    PAUSE_KINDS,
     Feed,
     all_events_feed,
     company_feed,
@@ -57,12 +55,13 @@ from monitor.feeds import (
     feed_document,
     jurisdiction_code,
     jurisdiction_feed,
-    jurisdiction_name,
     pauses_feed,
 )
 from monitor.models import Change, Event
+from monitor.render import UNSPECIFIED, day, iso_time, jurisdiction_name, kind_label
 from monitor.status import BoardRow, board, refresh
 from monitor.store import EventQuery, Store
+from monitor.vocabulary import PAUSE_KINDS
 
 ASSETS = Path(__file__).with_name("report_assets")
 LATEST_EVENTS = 100
@@ -78,14 +77,11 @@ def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(ASSETS), autoescape=select_autoescape(["html", "j2"], default=True),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False)
     env.filters["ts"] = lambda value: value.strftime("%Y-%m-%d %H:%M UTC") if value else "–"
-    env.filters["iso"] = lambda value: value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
-    env.filters["day"] = lambda value: value.strftime("%Y-%m-%d") if value else "–"
-    env.globals["kind_label"] = lambda kind: KIND_LABELS.get(kind, kind)
+    env.filters["iso"] = lambda value: iso_time(value) if value else ""
+    env.filters["day"] = lambda value: day(value) if value else "–"
+    env.globals["kind_label"] = kind_label
     env.globals["jurisdiction_name"] = _jurisdiction_name
     return env
-
-
-UNSPECIFIED = "unspecified"  # the board's column for pauses that name no jurisdiction
 
 
 def _jurisdiction_name(code: str | None) -> str:

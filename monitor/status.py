@@ -17,9 +17,9 @@ from monitor.classify import LIFT, PAUSE, Statement, TextState, rules_version
 from monitor.classify import state as text_state_of
 from monitor.models import Event, Page
 from monitor.models import Statement as StatementRow
+from monitor.render import day, iso_time, jurisdiction_label
 from monitor.store import Said, Store
-
-STATES = ("paused", "lifted", "unspecified")
+from monitor.vocabulary import StatementState
 
 
 def said_of(state: TextState) -> list[Said]:
@@ -73,16 +73,16 @@ class BoardRow:
     def as_json(self) -> dict[str, object]:
         return {
             "page": self.page, "company": self.company, "jurisdiction": self.jurisdiction, "state": self.state,
-            "since": self.since.strftime("%Y-%m-%dT%H:%M:%SZ"), "at_first_check": self.at_first_check,
+            "since": iso_time(self.since), "at_first_check": self.at_first_check,
             "quote": self.quote, "evidence": self.evidence, "context": self.context, "event": self.event_id,
             "url": self.url,
         }
 
     def since_text(self) -> str:
-        day = self.since.strftime("%Y-%m-%d")
+        when = day(self.since)
         if self.at_first_check:
-            return f"at first check ({day})"
-        return f"since {day}" + (" (archive)" if self.origin == "archive" else "")
+            return f"at first check ({when})"
+        return f"since {when}" + (" (archive)" if self.origin == "archive" else "")
 
 
 def board(store: Store) -> list[BoardRow]:
@@ -100,14 +100,12 @@ def _row(st: StatementRow, page: Page, ev: Event | None) -> BoardRow:
 
 def board_lines(rows: list[BoardRow]) -> list[str]:
     """The board for a terminal: one line per page and jurisdiction, the quote under it."""
-    from monitor.classify import jurisdiction_name
-
     out = []
     for row in rows:
-        where = f"{jurisdiction_name(row.jurisdiction)} ({row.jurisdiction})" if row.jurisdiction else "unspecified"
+        where = jurisdiction_label(row.jurisdiction) if row.jurisdiction else StatementState.UNSPECIFIED
         event = f" #{row.event_id}" if row.event_id else ""
         out.append(f"{row.company} ({row.page})  {where}: {row.state} {row.since_text()}{event}")
-        said = "no longer says" if row.state == "unspecified" else "says"
+        said = "no longer says" if row.state == StatementState.UNSPECIFIED else "says"
         out.append(f"    {said}: {json.dumps(row.quote, ensure_ascii=False)}")
         if row.context:
             out.append(f"    context: {json.dumps(row.context, ensure_ascii=False)}")

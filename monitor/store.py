@@ -30,14 +30,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine, select
 
+from monitor.errors import StoreError
 from monitor.models import ARCHIVE, Change, Check, Delivery, Event, Page, RawBody, Snapshot, Statement, Worker, utcnow
 from monitor.redact import redact_database_url
 
 log = logging.getLogger(__name__)
-
-
-class StoreError(Exception):
-    """The database cannot be used (locked, read-only, full, unreachable)."""
 
 
 # Check statuses whose fetch got the page: they move `page.last_success_at`.
