@@ -11,25 +11,28 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from monitor.browser import Browser
-from monitor.budget import UNLIMITED, Budget, WorkBudgetExceeded
+from monitor.budget import UNLIMITED, Budget
 from monitor.classify import TextState, relevant_changes, rules_version
 from monitor.classify import compare as compare_states
 from monitor.classify import state as text_state
 from monitor.config import Config, MonitorSettings, PageConfig
 from monitor.diff import Stats, diff_lines, stats
 from monitor.documents import followed_pages
-from monitor.errors import SourceUnavailable
+from monitor.errors import PageError, SourceUnavailable
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
 from monitor.fetchmode import fetch_page
 from monitor.models import utcnow
+from monitor.render import UNSPECIFIED
 from monitor.status import said_of, snapshot_state
 from monitor.store import CheckRecord, EventDraft, PageState, Recorded, Said, Store, StoreError, Version, sha256
 from monitor.terminal import printable
+from monitor.vocabulary import CheckStatus, EventKind
 
 log = logging.getLogger("monitor.check")
 
@@ -102,7 +105,7 @@ def live_source(rt: Runtime, page: PageConfig) -> Source:
 @dataclass
 class CheckOutcome:
     page_id: str
-    status: str  # baseline | unchanged | not_modified | changed | unconfirmed | failed | raced
+    status: CheckStatus
     error: str | None = None
     http_status: int | None = None
     snapshot_id: int | None = None
@@ -120,7 +123,7 @@ class CheckOutcome:
 
     @property
     def failed(self) -> bool:
-        return self.status == "failed"
+        return self.status == CheckStatus.FAILED
 
     def with_documents(self) -> list[CheckOutcome]:
         """This check and those of its followed documents, in order."""
@@ -204,7 +207,7 @@ def compare(old_text: str, new_text: str, company: str, old_state: TextState | N
     relevant = relevant_changes(old_text, new_text, budget=budget)
     # the sentence a person should read first: about data requests if any changed
     first = relevant[0][2:] if relevant else diff_stats.first_line[2:]
-    events = [EventDraft(kind="changed", quote=first or None, relevant=relevant)]
+    events = [EventDraft(kind=EventKind.CHANGED, quote=first or None, relevant=relevant)]
     new_state = text_state(new_text, company, budget=budget)
     if old_state is None:
         old_state = text_state(old_text, company, budget=budget)
@@ -215,49 +218,19 @@ def compare(old_text: str, new_text: str, company: str, old_state: TextState | N
 
 
 def _failure(exc: Exception, stage: str, page_id: str) -> tuple[str, int | None]:
-    """A failed check's one-line reason (and HTTP status). Expected failures say why; anything
-    else is a bug or a case not foreseen, so its traceback goes to the log (once)."""
-    if isinstance(exc, FetchError):
-        reason, status = exc.reason, exc.http_status
-    elif isinstance(exc, ExtractError | WorkBudgetExceeded):
-        reason, status = str(exc), None
-    else:
-        reason, status = f"internal error in {stage}: {type(exc).__name__}: {exc}", None
-        log.error("%s: unexpected error in %s", page_id, stage, exc_info=exc)
-        return _one_line(reason), status
-    log.debug("%s: check failed in %s", page_id, stage, exc_info=exc)
-    return _one_line(reason), status
+    """A failed check's one-line reason (and HTTP status). Expected failures (a PageError) say
+    why; anything else is a bug or a case not foreseen, so its traceback goes to the log (once)."""
+    if isinstance(exc, PageError):
+        log.debug("%s: check failed in %s", page_id, stage, exc_info=exc)
+        return _one_line(str(exc)), exc.http_status if isinstance(exc, FetchError) else None
+    log.error("%s: unexpected error in %s", page_id, stage, exc_info=exc)
+    return _one_line(f"internal error in {stage}: {type(exc).__name__}: {exc}"), None
 
 
 def _one_line(text: str, limit: int = 300) -> str:
     # A server's status line or a parser's message may quote control characters: shown, not kept.
     text = printable(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _fail(rec: CheckRecord, state: PageState, settings: MonitorSettings, source: Source, error: str,
-          http_status: int | None) -> None:
-    """Turn `rec` into a failed check: nothing recorded but the check, and page_gone in time."""
-    rec.status = "failed"
-    rec.error = error
-    rec.http_status = http_status if http_status is not None else rec.http_status
-    rec.failures = state.failures + 1
-    rec.version = None
-    rec.said = None
-    rec.added = rec.removed = 0
-    rec.first_line = ""
-    rec.events = []
-    rec.gone = state.gone
-    rec.pending_hash = state.pending_hash
-    # The stored validators stay: with the new ones, the next check would get a 304 and never
-    # look at the body this check could not handle.
-    rec.etag, rec.last_modified, rec.keep_validators = state.etag, state.last_modified, True
-    if source.live and not state.gone and rec.failures >= settings.gone_after:
-        rec.gone = True
-        rec.events.append(EventDraft(
-            kind="page_gone",
-            quote=f"{rec.failures} consecutive failed checks; last: {rec.error}",
-        ))
 
 
 def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
@@ -271,107 +244,30 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
     A live page with `follow` then has its document links checked the same way, each as a page
     of its own (`outcome.documents`; monitor.documents), unless `follow` is False: a caller that
     holds the page's host turn checks them with `check_documents` once it has let the turn go.
+
+    The check itself is `_examine`: it fetches, then hands over to the step the result calls
+    for (`_same_body`, `_new_text` and from there `_baseline` or `_changed`, which may end
+    `_unconfirmed`), each returning the finished record; `_failed` is the record of any failure.
     """
     source = source or live_source(rt, page)
     started = source.at or utcnow()
     clock = time.monotonic()
-    settings = rt.config.monitor
-    sinks = rt.config.alerts
     try:
         if state is None:
             state = rt.store.page_state(page.id)
-    except StoreError as exc:
+        budget = Budget(rt.config.work_budget_of(page))
+        check = _Check(rt, page, state, source, Rules.of(page), budget, started)
+        rec, recorded = _record(check, _examine(check))
+    except StoreError as exc:  # the database's fault, not the page's: nothing is recorded
         log.error("%s: check not recorded: %s", page.id, exc)
-        return CheckOutcome(page.id, "failed", error=str(exc), seconds=time.monotonic() - clock, unrecorded=True)
-    budget = Budget(rt.config.work_budget_of(page))
-    rules = Rules.of(page)
-    rec = CheckRecord(page_id=page.id, company=page.company, url=page.url, status="failed",
-                      started_at=started, finished_at=started, etag=state.etag,
-                      last_modified=state.last_modified, previous_snapshot_id=state.snapshot_id,
-                      sinks=sinks, failures=state.failures, gone=state.gone, pending_hash=state.pending_hash,
-                      origin=source.origin, source=source.url)
-    old_text: str | None = None
-    try:
-        result = _fetch(source, state, rules, budget)
-        rec.http_status, rec.fetch_mode = result.status, result.mode
-        text, raw_hash = _text_of(result, state, rules, budget)
-        if result.not_modified or text is None:
-            rec.status = "not_modified" if result.not_modified else "unchanged"
-            rec.pending_hash = None  # the page shows its recorded text again: nothing pending
-            rec.keep_validators = result.not_modified
-            rec.etag, rec.last_modified = (result.etag or state.etag, result.last_modified or state.last_modified)
-        else:
-            reason = soft_error(text)
-            if reason:
-                raise ExtractError(reason)
-            rec.etag, rec.last_modified = result.etag, result.last_modified
-            text_hash = sha256(text)
-            version = Version(text=text, text_hash=text_hash, extract_sig=rules.signature(), raw=result.body,
-                              raw_hash=raw_hash, url=result.url,
-                              # with the header's charset, so `reextract` decodes the body as this check did
-                              content_type=result.content_type + (f"; charset={result.charset}" if result.charset
-                                                                  else ""), origin=source.origin,
-                              fetch_mode=result.mode)
-            if state.snapshot_id is None:
-                rec.status, rec.version = "baseline", version
-                # what the page says from the start: the status board has it, without an event
-                budget.enter("classify")
-                rec.said, rec.said_sig = said_of(text_state(text, page.company, budget=budget)), rules_version()
-            elif text_hash == state.text_hash:
-                rec.status, rec.pending_hash = "unchanged", None
-                if raw_hash != state.raw_hash and state.extract_sig != rules.signature():
-                    rec.version = None  # same text under new rules: nothing to store
-            else:
-                snap = rt.store.snapshot(state.snapshot_id)
-                old_text = snap.text if snap else ""
-                why = _confirm_reason(page, settings, old_text, text)
-                # A page that suddenly lost most of its text is often a broken deploy or an error
-                # page; one that flips between variants is an A/B test. Believe the new text only
-                # when two fetches in a row show it: a fresh fetch now, or (pending_hash) the
-                # last fetch of the previous check.
-                if why and state.pending_hash != text_hash:
-                    time.sleep(source.confirm_delay)
-                    seen, what = _second_look(source, state, rules, budget)
-                    if seen != text_hash:
-                        rec.status = "unconfirmed"
-                        # What the page showed last, unless that is the recorded text again.
-                        rec.pending_hash = text_hash if seen is None else (None if seen == state.text_hash else seen)
-                        # Keep the old validators, or a 304 would hide the new text from the next check.
-                        rec.keep_validators = True
-                        rec.etag, rec.last_modified = state.etag, state.last_modified
-                        log.warning("%s: text %s but a second fetch showed %s; not recorded until confirmed",
-                                    page.id, why, what)
-                        text = None
-                if text is not None:
-                    found = compare(old_text, text, page.company,
-                                    snapshot_state(rt.store, state.snapshot_id, old_text, page.company), budget)
-                    rec.status, rec.version, rec.events = "changed", version, found.events
-                    rec.added, rec.removed, rec.first_line = found.stats.added, found.stats.removed, \
-                        found.stats.first_line
-                    rec.pending_hash = None
-                    rec.said, rec.said_sig = found.said, rules_version()
-        if rec.gone:
-            rec.events.append(EventDraft(kind="page_restored", quote=f"{page.url} answers again"))
-        rec.failures, rec.gone = 0, False
-    except StoreError as exc:  # reading the previous snapshot: the database's fault, not the page's
-        log.error("%s: check not recorded: %s", page.id, exc)
-        return CheckOutcome(page.id, "failed", error=str(exc), seconds=time.monotonic() - clock, unrecorded=True)
-    except SourceUnavailable:
-        raise
-    except Exception as exc:  # the one error boundary of a check (see _failure)
-        _fail(rec, state, settings, source, *_failure(exc, budget.stage, page.id))
-    rec.finished_at = source.at or utcnow()
-    try:
-        recorded = _record(rt, rec, state, settings, source)
-    except StoreError as exc:
-        log.error("%s: check not recorded: %s", page.id, exc)
-        return CheckOutcome(page.id, "failed", error=str(exc), seconds=time.monotonic() - clock, unrecorded=True)
+        return CheckOutcome(page.id, CheckStatus.FAILED, error=str(exc), seconds=time.monotonic() - clock,
+                            unrecorded=True)
     outcome = CheckOutcome(
-        page_id=page.id, status="raced" if recorded.raced else rec.status, error=rec.error,
+        page_id=page.id, status=CheckStatus.RACED if recorded.raced else CheckStatus(rec.status), error=rec.error,
         http_status=rec.http_status, snapshot_id=recorded.snapshot_id, change_id=recorded.change_id,
         events=rec.events if not recorded.raced else [], event_ids=recorded.event_ids,
         added=rec.added, removed=rec.removed, seconds=time.monotonic() - clock,
-        fetch_mode=rec.fetch_mode if rec.status != "failed" else None,
+        fetch_mode=rec.fetch_mode if rec.status != CheckStatus.FAILED else None,
     )
     _log_outcome(page, outcome, rec)
     if page.follows and source.live and outcome.status in _FOLLOW_AFTER:
@@ -386,23 +282,173 @@ def check_documents(rt: Runtime, outcome: CheckOutcome) -> CheckOutcome:
     return outcome
 
 
-def _record(rt: Runtime, rec: CheckRecord, state: PageState, settings: MonitorSettings, source: Source) -> Recorded:
-    """Record the check; if what it found cannot be recorded for a reason other than the
-    database (StoreError), record it as a failed check instead."""
+@dataclass(frozen=True)
+class _Check:
+    """One check under way: what its steps read. Nothing here changes while the check runs; each
+    step returns the finished record (`finished` or `_failed` builds it) instead."""
+
+    rt: Runtime
+    page: PageConfig
+    state: PageState
+    source: Source
+    rules: Rules
+    budget: Budget
+    started: datetime
+
+    def record(self, status: CheckStatus, **found: Any) -> CheckRecord:
+        """The record of this check with `status`; `found`: the CheckRecord fields the step sets."""
+        page = self.page
+        return CheckRecord(page_id=page.id, company=page.company, url=page.url, status=status,
+                           started_at=self.started, finished_at=self.source.at or utcnow(),
+                           previous_snapshot_id=self.state.snapshot_id, sinks=self.rt.config.alerts,
+                           origin=self.source.origin, source=self.source.url, **found)
+
+    def finished(self, result: FetchResult, status: CheckStatus, *, etag: str | None, last_modified: str | None,
+                 keep_validators: bool = False, pending_hash: str | None = None, version: Version | None = None,
+                 comparison: Comparison | None = None, said: list[Said] | None = None) -> CheckRecord:
+        """The record of a check that had the page: its failure streak ends, and a page that was
+        gone is restored. `etag`, `last_modified`: the validators the next check sends."""
+        events = list(comparison.events) if comparison is not None else []
+        if self.state.gone:
+            events.append(EventDraft(kind=EventKind.PAGE_RESTORED, quote=f"{self.page.url} answers again"))
+        diff_stats = comparison.stats if comparison is not None else None
+        return self.record(
+            status, http_status=result.status, fetch_mode=result.mode, etag=etag, last_modified=last_modified,
+            keep_validators=keep_validators, pending_hash=pending_hash, version=version, events=events,
+            said=said, said_sig=rules_version() if said is not None else "", failures=0, gone=False,
+            added=diff_stats.added if diff_stats else 0, removed=diff_stats.removed if diff_stats else 0,
+            first_line=diff_stats.first_line if diff_stats else "",
+        )
+
+
+def _examine(check: _Check) -> CheckRecord:
+    """Fetch the page and hand the result to the step it calls for: the one error boundary of a
+    check. Whatever goes wrong, but the database (StoreError) or the source itself
+    (SourceUnavailable), ends as a failed check (see _failure)."""
+    result: FetchResult | None = None
     try:
-        return rt.store.record(rec)
+        result = _fetch(check.source, check.state, check.rules, check.budget)
+        text, raw_hash = _text_of(result, check.state, check.rules, check.budget)
+        if text is None:
+            return _same_body(check, result)
+        return _new_text(check, result, text, raw_hash)
+    except (StoreError, SourceUnavailable):
+        raise
+    except Exception as exc:
+        reason, http_status = _failure(exc, check.budget.stage, check.page.id)
+        if http_status is None and result is not None:
+            http_status = result.status  # the fetch went well: the failure came after it
+        return _failed(check, reason, http_status)
+
+
+def _same_body(check: _Check, result: FetchResult) -> CheckRecord:
+    """A 304, or the very body (under the same rules) of the last snapshot: nothing to extract."""
+    state = check.state
+    # the page shows its recorded text again: nothing pending
+    return check.finished(result, CheckStatus.NOT_MODIFIED if result.not_modified else CheckStatus.UNCHANGED,
+                          etag=result.etag or state.etag, last_modified=result.last_modified or state.last_modified,
+                          keep_validators=result.not_modified)
+
+
+def _new_text(check: _Check, result: FetchResult, text: str, raw_hash: str | None) -> CheckRecord:
+    """A body that had to be read: the page's first text, its text again, or a different one."""
+    reason = soft_error(text)
+    if reason:
+        raise ExtractError(reason)
+    text_hash = sha256(text)
+    if check.state.snapshot_id is None:
+        return _baseline(check, result, _version(check, result, text, text_hash, raw_hash))
+    if text_hash == check.state.text_hash:  # a new body (or new rules) with the same text: nothing to store
+        return check.finished(result, CheckStatus.UNCHANGED, etag=result.etag, last_modified=result.last_modified)
+    return _changed(check, result, _version(check, result, text, text_hash, raw_hash))
+
+
+def _version(check: _Check, result: FetchResult, text: str, text_hash: str, raw_hash: str | None) -> Version:
+    return Version(text=text, text_hash=text_hash, extract_sig=check.rules.signature(), raw=result.body,
+                   raw_hash=raw_hash, url=result.url,
+                   # with the header's charset, so `reextract` decodes the body as this check did
+                   content_type=result.content_type + (f"; charset={result.charset}" if result.charset else ""),
+                   origin=check.source.origin, fetch_mode=result.mode)
+
+
+def _baseline(check: _Check, result: FetchResult, version: Version) -> CheckRecord:
+    """The page's first text: what it says from the start goes to the status board, without an event."""
+    check.budget.enter("classify")
+    said = said_of(text_state(version.text, check.page.company, budget=check.budget))
+    return check.finished(result, CheckStatus.BASELINE, etag=result.etag, last_modified=result.last_modified,
+                          pending_hash=check.state.pending_hash, version=version, said=said)
+
+
+def _changed(check: _Check, result: FetchResult, version: Version) -> CheckRecord:
+    """A text unlike the last snapshot's: a change, once a second look confirms it if it is suspicious."""
+    rt, page, state = check.rt, check.page, check.state
+    snap = rt.store.snapshot(state.snapshot_id) if state.snapshot_id is not None else None
+    old_text = snap.text if snap else ""
+    why = _confirm_reason(page, rt.config.monitor, old_text, version.text)
+    # A page that suddenly lost most of its text is often a broken deploy or an error
+    # page; one that flips between variants is an A/B test. Believe the new text only
+    # when two fetches in a row show it: a fresh fetch now, or (pending_hash) the
+    # last fetch of the previous check.
+    if why and state.pending_hash != version.text_hash:
+        unconfirmed = _unconfirmed(check, result, version, why)
+        if unconfirmed is not None:
+            return unconfirmed
+    found = compare(old_text, version.text, page.company,
+                    snapshot_state(rt.store, state.snapshot_id, old_text, page.company), check.budget)
+    return check.finished(result, CheckStatus.CHANGED, etag=result.etag, last_modified=result.last_modified,
+                          version=version, comparison=found, said=found.said)
+
+
+def _unconfirmed(check: _Check, result: FetchResult, version: Version, why: str) -> CheckRecord | None:
+    """Fetch again after the source's delay: None if the page shows the new text again (confirmed),
+    else the record of a change not believed yet."""
+    state = check.state
+    time.sleep(check.source.confirm_delay)
+    seen, what = _second_look(check.source, state, check.rules, check.budget)
+    if seen == version.text_hash:
+        return None
+    log.warning("%s: text %s but a second fetch showed %s; not recorded until confirmed", check.page.id, why, what)
+    # What the page showed last, unless that is the recorded text again. The old validators
+    # stay, or a 304 would hide the new text from the next check.
+    pending = version.text_hash if seen is None else (None if seen == state.text_hash else seen)
+    return check.finished(result, CheckStatus.UNCONFIRMED, etag=state.etag, last_modified=state.last_modified,
+                          keep_validators=True, pending_hash=pending)
+
+
+def _failed(check: _Check, error: str, http_status: int | None) -> CheckRecord:
+    """The record of a failed check: nothing recorded but the check, and page_gone in time.
+    The stored validators stay: with new ones, the next check would get a 304 and never look at
+    the body this check could not handle."""
+    state = check.state
+    failures = state.failures + 1
+    gone_now = check.source.live and not state.gone and failures >= check.rt.config.monitor.gone_after
+    events = [EventDraft(kind=EventKind.PAGE_GONE, quote=f"{failures} consecutive failed checks; last: {error}")] \
+        if gone_now else []
+    return check.record(CheckStatus.FAILED, error=error, http_status=http_status, failures=failures,
+                        gone=state.gone or gone_now, events=events, pending_hash=state.pending_hash,
+                        etag=state.etag, last_modified=state.last_modified, keep_validators=True)
+
+
+def _record(check: _Check, rec: CheckRecord) -> tuple[CheckRecord, Recorded]:
+    """Record the check (and return what was recorded); if what it found cannot be recorded for
+    a reason other than the database (StoreError), record it as a failed check instead."""
+    try:
+        return rec, check.rt.store.record(rec)
     except StoreError:
         raise
     except Exception as exc:
-        if rec.status == "failed" and rec.version is None:
+        if rec.status == CheckStatus.FAILED:
             raise  # nothing left to leave out
-        _fail(rec, state, settings, source, *_failure(exc, "record", rec.page_id))
-        return rt.store.record(rec)
+        reason, http_status = _failure(exc, "record", rec.page_id)
+        failed = replace(_failed(check, reason, http_status if http_status is not None else rec.http_status),
+                         finished_at=rec.finished_at)
+        return failed, check.rt.store.record(failed)
 
 
 # After these outcomes the page's document links are known (from the new text or the stored one);
 # after a failure or a lost race they are not checked: the next check of the page does it.
-_FOLLOW_AFTER = frozenset({"baseline", "changed", "unchanged", "not_modified", "unconfirmed"})
+_FOLLOW_AFTER = frozenset({CheckStatus.BASELINE, CheckStatus.CHANGED, CheckStatus.UNCHANGED,
+                           CheckStatus.NOT_MODIFIED, CheckStatus.UNCONFIRMED})
 
 
 def _stored_text(rt: Runtime, snapshot_id: int | None) -> str:
@@ -414,24 +460,15 @@ def _log_outcome(page: PageConfig, outcome: CheckOutcome, rec: CheckRecord) -> N
     extra = {"page": page.id, "status": outcome.status}
     if outcome.failed:
         log.warning("%s: check failed: %s", page.id, outcome.error, extra=extra)
-    elif outcome.status == "changed":
+    elif outcome.status == CheckStatus.CHANGED:
         log.info("%s: %s page changed: +%d -%d lines; first: %s", page.id, page.company, outcome.added,
                  outcome.removed, rec.first_line[:200], extra=extra)
     else:
         log.info("%s: %s", page.id, outcome.status, extra=extra)
     for event, event_id in zip(outcome.events, outcome.event_ids, strict=False):
-        if event.kind == "changed":
+        if event.kind == EventKind.CHANGED:
             continue
-        where = f" {event.jurisdiction or 'unspecified'}"
+        where = f" {event.jurisdiction or UNSPECIFIED}"
         how = f" [{event.evidence}, rule {event.rule}]" if event.rule else ""
         log.warning("%s: event %s%s #%d%s: %s", page.id, event.kind, where, event_id, how, (event.quote or "")[:300],
                     extra={**extra, "event": event.kind, "jurisdiction": event.jurisdiction})
-
-
-def check_all(rt: Runtime, page_ids: list[str] | None = None) -> list[CheckOutcome]:
-    pages = [rt.config.page(pid) for pid in page_ids] if page_ids else [p for p in rt.config.pages if p.enabled]
-    return [check_page(rt, page) for page in pages]
-
-
-def now() -> datetime:
-    return utcnow()

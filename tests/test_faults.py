@@ -228,3 +228,29 @@ def test_daemon_rides_out_database_faults(server: PageServer, write_config: Call
     assert "Traceback" not in log
     assert "database or disk is full" in log, "the full disk is logged"
     assert _snapshots(db) >= 6
+
+
+@pytest.mark.parametrize("command", ["check", "events", "run"])
+def test_a_file_that_is_not_a_database(write_config: Callable[..., Path], tmp_path: Path, command: str) -> None:
+    """A database path naming some other file (a config, a log) ends the command in one line, not
+    a traceback from SQLite's "file is not a database"; the file is left as it was."""
+    other = tmp_path / "notes.txt"
+    other.write_text("not a database\n" * 100, encoding="utf-8")
+    config = write_config([{"id": "p", "url": "https://example.org/"}], database=f"sqlite:///{other}")
+    result = run_cli(command, "--config", str(config), timeout=60)
+    _clean_failure(result, "file is not a database")
+    assert str(other) in result.stderr
+    assert other.read_text(encoding="utf-8") == "not a database\n" * 100
+
+
+@pytest.mark.parametrize("below", ["", "sub/"])
+def test_a_database_whose_folder_is_a_file(write_config: Callable[..., Path], tmp_path: Path, below: str) -> None:
+    """The database's folder (or one above it) is a file: one line naming the folder, no traceback."""
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the folder should be\n", encoding="utf-8")
+    config = write_config([{"id": "p", "url": "https://example.org/"}],
+                          database=f"sqlite:///{blocker}/{below}monitor.db")
+    result = run_cli("check", "--config", str(config), timeout=60)
+    _clean_failure(result, "is a file, not a folder", "not a directory")
+    assert f"{blocker}/{below}".rstrip("/") in result.stderr
+    assert blocker.read_text(encoding="utf-8") == "a file where the folder should be\n"

@@ -13,6 +13,10 @@ from sqlmodel import select
 
 from monitor.models import Delivery, Event
 from monitor.store.engine import Database
+from monitor.vocabulary import DeliveryStatus
+
+# Rows not sent yet (the gauges count them).
+_WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED)
 
 
 class Outbox(Database):
@@ -26,8 +30,8 @@ class Outbox(Database):
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(Delivery)
-                .where(Delivery.status == "sending", Delivery.claim_expires < now)  # type: ignore[operator]
-                .values(status="pending", claimed_by=None, claim_expires=None, next_attempt_at=now)
+                .where(Delivery.status == DeliveryStatus.SENDING, Delivery.claim_expires < now)  # type: ignore[operator]
+                .values(status=DeliveryStatus.PENDING, claimed_by=None, claim_expires=None, next_attempt_at=now)
             )
             return int(result.rowcount or 0)
 
@@ -41,13 +45,13 @@ class Outbox(Database):
         out the others; the rest follow in the next passes (a sink stays due until its newest
         due row is sent, and that goes after all older ones).
         """
-        due = select(Delivery.sink).where(Delivery.status == "pending",  # type: ignore[arg-type]
+        due = select(Delivery.sink).where(Delivery.status == DeliveryStatus.PENDING,  # type: ignore[arg-type]
                                           Delivery.next_attempt_at <= now)  # type: ignore[operator]
-        busy = select(Delivery.sink).where(Delivery.status == "sending")  # type: ignore[arg-type]
+        busy = select(Delivery.sink).where(Delivery.status == DeliveryStatus.SENDING)  # type: ignore[arg-type]
         ranked = (
             select(Delivery.id, func.row_number().over(partition_by=Delivery.sink,
                                                        order_by=(Delivery.event_id, Delivery.id)).label("n"))
-            .where(Delivery.status == "pending", Delivery.sink.in_(due),  # type: ignore[attr-defined]
+            .where(Delivery.status == DeliveryStatus.PENDING, Delivery.sink.in_(due),  # type: ignore[attr-defined]
                    Delivery.sink.not_in(busy))  # type: ignore[attr-defined]
             .subquery()
         )
@@ -66,8 +70,8 @@ class Outbox(Database):
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.status == "pending")  # type: ignore[arg-type]
-                .values(status="sending", claimed_by=worker, claim_expires=until)
+                .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)  # type: ignore[arg-type]
+                .values(status=DeliveryStatus.SENDING, claimed_by=worker, claim_expires=until)
             )
             return result.rowcount == 1
 
@@ -78,14 +82,14 @@ class Outbox(Database):
             "status": status, "attempts": Delivery.attempts + 1, "claimed_by": None, "claim_expires": None,
             "last_error": error,
         }
-        if status == "sent":
+        if status == DeliveryStatus.SENT:
             values["sent_at"] = now
         if next_attempt_at is not None:
             values["next_attempt_at"] = next_attempt_at
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.status == "sending",  # type: ignore[arg-type]
+                .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING,  # type: ignore[arg-type]
                        Delivery.claimed_by == worker)
                 .values(**values)
             )
@@ -97,7 +101,7 @@ class Outbox(Database):
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(Delivery)
-                .where(Delivery.sink.in_(sinks), Delivery.status == "pending",  # type: ignore[attr-defined]
+                .where(Delivery.sink.in_(sinks), Delivery.status == DeliveryStatus.PENDING,  # type: ignore[attr-defined]
                        Delivery.next_attempt_at < until)  # type: ignore[operator]
                 .values(next_attempt_at=until)
             )
@@ -125,7 +129,7 @@ class Outbox(Database):
         """Give a sink's pending rows to another key (the same sink, whose URL changed)."""
         with self.engine.begin() as conn:
             result = conn.execute(update(Delivery).where(Delivery.sink == old,  # type: ignore[arg-type]
-                                                         Delivery.status == "pending").values(sink=new))
+                                                         Delivery.status == DeliveryStatus.PENDING).values(sink=new))
             return int(result.rowcount or 0)
 
     def count_deliveries(self, status: str) -> int:
@@ -137,8 +141,9 @@ class Outbox(Database):
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(Delivery)
-                .where(Delivery.status == "failed")  # type: ignore[arg-type]
-                .values(status="pending", next_attempt_at=now, created_at=now, claimed_by=None, claim_expires=None)
+                .where(Delivery.status == DeliveryStatus.FAILED)  # type: ignore[arg-type]
+                .values(status=DeliveryStatus.PENDING, next_attempt_at=now, created_at=now, claimed_by=None,
+                        claim_expires=None)
             )
             return int(result.rowcount or 0)
 
@@ -146,6 +151,6 @@ class Outbox(Database):
         """Outbox rows not yet sent, by status (pending, sending, failed): an index range, not a scan."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(Delivery.status, func.count())  # type: ignore[call-overload]
-                                .where(Delivery.status.in_(("pending", "sending", "failed")))  # type: ignore[attr-defined]
+                                .where(Delivery.status.in_(_WAITING))  # type: ignore[attr-defined]
                                 .group_by(Delivery.status))
             return {str(status): int(count) for status, count in rows}

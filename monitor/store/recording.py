@@ -21,6 +21,7 @@ from monitor.models import ARCHIVE, Change, Check, Delivery, Event, Page, RawBod
 from monitor.store.engine import Database, database_errors
 from monitor.store.records import FETCHED, CheckRecord, Recorded, Said, worker_name
 from monitor.store.sql import _change_c, _latest_of, _live, _newer, _page_c, _snap_c
+from monitor.vocabulary import CheckStatus, DeliveryStatus, EventKind, StatementState
 
 
 class Recording(Database):
@@ -66,7 +67,7 @@ class Recording(Database):
             event_ids: list[int] = []
             # gone/restored are transitions of the locked row: if another writer made the
             # transition since this check read the state, it already has its event.
-            stale = "page_gone" if page.gone else "page_restored"
+            stale = EventKind.PAGE_GONE if page.gone else EventKind.PAGE_RESTORED
             drafts = [d for d in rec.events if d.kind != stale]
             page_values: dict[str, Any] = {}
             if version is not None:
@@ -87,7 +88,7 @@ class Recording(Database):
             elif not raced:
                 snapshot_id = rec.to_snapshot_id
             if not raced and (snapshot_id is not None or drafts):
-                if snapshot_id is not None and rec.status == "changed":
+                if snapshot_id is not None and rec.status == CheckStatus.CHANGED:
                     change_id = _insert_id(conn, Change.__table__, {  # type: ignore[attr-defined]
                         "page_id": rec.page_id, "snapshot_id": snapshot_id,
                         "previous_snapshot_id": rec.previous_snapshot_id, "detected_at": rec.finished_at,
@@ -111,7 +112,7 @@ class Recording(Database):
                         "origin": rec.origin, "source": rec.source,
                     })
                     event_ids.append(event_id)
-                    rows = [{"event_id": event_id, "sink": sink.key, "status": "pending", "attempts": 0,
+                    rows = [{"event_id": event_id, "sink": sink.key, "status": DeliveryStatus.PENDING, "attempts": 0,
                              "created_at": queued_at, "next_attempt_at": queued_at}
                             for sink in rec.sinks if sink.wants(draft.kind)]
                     if rows:
@@ -131,7 +132,7 @@ class Recording(Database):
                     conn.execute(update(page_t).where(page_t.c.id == rec.page_id).values(
                         archive_until=rec.started_at, archive_pending=rec.pending_hash))
                 return Recorded(None, None if raced else snapshot_id, change_id, event_ids, raced)
-            status = "raced" if raced else rec.status
+            status = CheckStatus.RACED if raced else rec.status
             check_id = _insert_id(conn, Check.__table__, {  # type: ignore[attr-defined]
                 "page_id": rec.page_id, "started_at": rec.started_at, "finished_at": rec.finished_at,
                 "status": status, "http_status": rec.http_status, "error": rec.error,
@@ -141,7 +142,7 @@ class Recording(Database):
             # The start, not the end: intervals run start to start, so a slow check does not
             # push the page's next claim (monitor.coordinate) later by its own duration. A
             # re-extraction fetched nothing: it must not make the page look freshly checked.
-            if rec.status != "reextracted":
+            if rec.status != CheckStatus.REEXTRACTED:
                 page_values["last_checked_at"] = rec.started_at
             if rec.status in FETCHED:
                 page_values["last_success_at"] = rec.started_at
@@ -149,7 +150,7 @@ class Recording(Database):
                                pending_hash=rec.pending_hash, company=rec.company, url=rec.url)
             if not rec.keep_validators:
                 page_values.update(etag=rec.etag, last_modified=rec.last_modified)
-            if rec.fetch_mode and rec.status != "failed":
+            if rec.fetch_mode and rec.status != CheckStatus.FAILED:
                 page_values["fetch_mode"] = rec.fetch_mode
             if page.claimed_by == me:
                 page_values.update(claimed_by=None, claim_expires=None)  # checked: free for the next interval
@@ -170,13 +171,13 @@ class Recording(Database):
             "b_pending_hash": rec.pending_hash, "b_company": rec.company, "b_url": rec.url, "b_me": me,
             "b_id": rec.page_id,
         }
-        if rec.status != "reextracted":
+        if rec.status != CheckStatus.REEXTRACTED:
             values["b_last_checked_at"] = rec.started_at
         if rec.status in FETCHED:
             values["b_last_success_at"] = rec.started_at
         if not rec.keep_validators:
             values.update(b_etag=rec.etag, b_last_modified=rec.last_modified)
-        if rec.fetch_mode and rec.status != "failed":
+        if rec.fetch_mode and rec.status != CheckStatus.FAILED:
             values["b_fetch_mode"] = rec.fetch_mode
         with self.engine.begin() as conn:
             updated = conn.execute(_page_update(frozenset(values)), values).rowcount
@@ -253,7 +254,7 @@ def _write_statements(conn: Any, page_id: str, snapshot_id: int, previous_id: in
                 "since_baseline": baseline and event_id is None}
 
     for item in said:
-        kind = "pause_started" if item.state == "paused" else "pause_lifted"
+        kind = EventKind.PAUSE_STARTED if item.state == StatementState.PAUSED else EventKind.PAUSE_LIFTED
         rows.append({"snapshot_id": snapshot_id, "page_id": page_id, "jurisdiction": item.jurisdiction,
                      "state": item.state, "quote": item.quote, "context": item.context, "rule": item.rule,
                      "evidence": "stated", "position": item.position,
@@ -262,10 +263,11 @@ def _write_statements(conn: Any, page_id: str, snapshot_id: int, previous_id: in
     for code, old in prev.items():
         if code in spoken:
             continue
-        rows.append({"snapshot_id": snapshot_id, "page_id": page_id, "jurisdiction": code, "state": "unspecified",
-                     "quote": old.quote, "context": old.context, "rule": old.rule, "evidence": "statement_removed",
-                     "position": old.position,
-                     **since(old, "unspecified", "pause_lifted" if old.state == "paused" else None, code)})
+        lifted = EventKind.PAUSE_LIFTED if old.state == StatementState.PAUSED else None
+        rows.append({"snapshot_id": snapshot_id, "page_id": page_id, "jurisdiction": code,
+                     "state": StatementState.UNSPECIFIED, "quote": old.quote, "context": old.context, "rule": old.rule,
+                     "evidence": "statement_removed", "position": old.position,
+                     **since(old, StatementState.UNSPECIFIED, lifted, code)})
     if rows:
         conn.execute(Statement.__table__.insert(), rows)  # type: ignore[attr-defined]
     conn.execute(update(Snapshot.__table__).where(_snap_c.id == snapshot_id)  # type: ignore[attr-defined]
@@ -283,7 +285,7 @@ def _restate_after(conn: Any, page_id: str, snapshot_id: int) -> None:
         rows = conn.execute(select(Statement.__table__).where(st_c.snapshot_id == sid)  # type: ignore[attr-defined]
                             .order_by(st_c.position, st_c.id)).all()
         said = [Said(row.state, row.jurisdiction, row.quote, row.context, row.rule or "", row.position)
-                for row in rows if row.state in ("paused", "lifted")]
+                for row in rows if row.state in (StatementState.PAUSED, StatementState.LIFTED)]
         conn.execute(delete(Statement).where(Statement.snapshot_id == sid))  # type: ignore[arg-type]
         _write_statements(conn, page_id, sid, previous, said, sig or "", created_at, {}, backfill=True)
         previous = sid
