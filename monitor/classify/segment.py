@@ -30,6 +30,9 @@ _OPENERS = frozenset({
 
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+")
 _WS = re.compile(r"\s+")
+# Whitespace that _WS would change: anything but a lone space. Most lines have none, and looking
+# costs a fraction of substituting every space by itself.
+_ODD_WS = re.compile(r"[^\S ]|  ")
 # Candidate boundary: terminal punctuation, closing quotes/brackets, whitespace, then the next char.
 _CANDIDATE = re.compile(r"([.!?…]+)([\"'”’»)\]]*)\s+(?=([\"'“‘«(\[]?)(\S))")
 _LAST_WORD = re.compile(r"(\S+)$")
@@ -74,7 +77,11 @@ def split_sentences(text: str) -> list[str]:
     """Split normalized text into sentences: lines first (never merged), then sentences in a line."""
     sentences: list[str] = []
     for raw in text.splitlines():
-        line = _WS.sub(" ", _BULLET.sub("", raw, count=1)).strip()
+        bullet = _BULLET.match(raw)  # anchored: a match at the start or none (as sub(count=1) would find)
+        line = raw[bullet.end():] if bullet else raw
+        if _ODD_WS.search(line):
+            line = _WS.sub(" ", line)
+        line = line.strip()
         if line:
             sentences.extend(_split_line(line))
     return sentences
