@@ -30,10 +30,8 @@ _OPENERS = frozenset({
 
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+")
 _WS = re.compile(r"\s+")
-# Whitespace that _WS would change: anything but a lone space. Most lines have none, and looking
-# costs a fraction of substituting every space by itself.
-_ODD_WS = re.compile(r"[^\S ]|  ")
 # Candidate boundary: terminal punctuation, closing quotes/brackets, whitespace, then the next char.
+_TERMINALS = ".!?…"  # the first group of _CANDIDATE
 _CANDIDATE = re.compile(r"([.!?…]+)([\"'”’»)\]]*)\s+(?=([\"'“‘«(\[]?)(\S))")
 _LAST_WORD = re.compile(r"(\S+)$")
 _INITIALISM = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]?$")  # U.S  S.A.R  e.g (dot stripped at end)
@@ -41,6 +39,11 @@ _NEXT_WORD = re.compile(r"[\"'“‘«(\[]?([\w'’-]+)")
 
 
 def _split_line(line: str) -> list[str]:
+    # A boundary needs terminal punctuation with a word after it: a line with none before its
+    # last character (a list item, a one-sentence paragraph) is one sentence as it is.
+    if not any(mark in line[:-1] for mark in _TERMINALS):
+        tail = line.strip()
+        return [tail] if tail else []
     out: list[str] = []
     start = 0
     for m in _CANDIDATE.finditer(line):
@@ -79,7 +82,10 @@ def split_sentences(text: str) -> list[str]:
     for raw in text.splitlines():
         bullet = _BULLET.match(raw)  # anchored: a match at the start or none (as sub(count=1) would find)
         line = raw[bullet.end():] if bullet else raw
-        if _ODD_WS.search(line):
+        # _WS (str.isspace's whitespace) changes nothing in a line whose only whitespace is lone
+        # spaces: every other whitespace character is unprintable. Most lines are such, and
+        # these two scans cost a fraction of substituting every space by itself.
+        if "  " in line or not line.isprintable():
             line = _WS.sub(" ", line)
         line = line.strip()
         if line:
