@@ -268,6 +268,8 @@ def extract_html(body: bytes, charset: str | None, rules: Rules, budget: Budget 
 def _outermost(root: etree._Element, chosen: set[etree._Element], budget: Budget) -> list[etree._Element]:
     """The chosen elements not inside another chosen one, in document order: one walk of the
     tree (asking each match for its ancestors would cost matches x depth)."""
+    if len(chosen) == 1:  # the common `select` of one element: nothing to be inside of
+        return list(chosen)
     kept: list[etree._Element] = []
     inside = 0  # how many chosen elements the walk is in
     for event, element in etree.iterwalk(root, events=("start", "end")):
