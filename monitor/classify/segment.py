@@ -31,7 +31,7 @@ _OPENERS = frozenset({
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+")
 _WS = re.compile(r"\s+")
 # Candidate boundary: terminal punctuation, closing quotes/brackets, whitespace, then the next char.
-_TERMINALS = ".!?…"  # the first group of _CANDIDATE
+_TERMINAL = re.compile(r"[.!?…]")  # the first group of _CANDIDATE
 _CANDIDATE = re.compile(r"([.!?…]+)([\"'”’»)\]]*)\s+(?=([\"'“‘«(\[]?)(\S))")
 _LAST_WORD = re.compile(r"(\S+)$")
 _INITIALISM = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]?$")  # U.S  S.A.R  e.g (dot stripped at end)
@@ -41,7 +41,7 @@ _NEXT_WORD = re.compile(r"[\"'“‘«(\[]?([\w'’-]+)")
 def _split_line(line: str) -> list[str]:
     # A boundary needs terminal punctuation with a word after it: a line with none before its
     # last character (a list item, a one-sentence paragraph) is one sentence as it is.
-    if not any(mark in line[:-1] for mark in _TERMINALS):
+    if not _TERMINAL.search(line, 0, len(line) - 1):
         tail = line.strip()
         return [tail] if tail else []
     out: list[str] = []
