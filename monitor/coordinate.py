@@ -94,7 +94,7 @@ class Refused:
     due: datetime
 
 
-def check_claimed(rt: Runtime, page: PageConfig, worker: str | None = None, *,
+def check_claimed(rt: Runtime, page: PageConfig, worker: str | None = None,
                   alone: bool = False) -> CheckOutcome | Refused:
     """The daemon's check: claim (fresh pages and live claims refuse), check, release.
 

@@ -141,7 +141,7 @@ class Daemon:
         try:
             # Claimed first: with several processes on one database, only one checks a page
             # per interval (monitor.coordinate); a refused claim re-aims this job instead.
-            outcome = check_claimed(self.rt, page, self.worker, alone=self.alone)
+            outcome = check_claimed(self.rt, page, self.worker, self.alone)
             if isinstance(outcome, Refused):
                 self._reaim(page, outcome.due)
                 return

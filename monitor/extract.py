@@ -89,10 +89,15 @@ class Rules:
 
     def signature(self) -> str:
         """Identifies the text these rules produce from a given body."""
-        parts: list[object] = [EXTRACTOR_VERSION, self.type, self.select, self.remove, self.ignore]
-        if self.links != "none":  # only then: the signatures of every other page stay as they were
-            parts += [self.links, self.documents]
-        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+        return _signature(self)
+
+
+@lru_cache(maxsize=1024)  # a few per check, of the same few rules
+def _signature(rules: Rules) -> str:
+    parts: list[object] = [EXTRACTOR_VERSION, rules.type, rules.select, rules.remove, rules.ignore]
+    if rules.links != "none":  # only then: the signatures of every other page stay as they were
+        parts += [rules.links, rules.documents]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 @lru_cache(maxsize=512)

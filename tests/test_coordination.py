@@ -486,6 +486,22 @@ def test_a_process_alone_claims_without_the_pre_read_and_is_refused_alike(
         rt.close()
 
 
+def test_a_daemon_is_alone_until_another_process_heartbeats(write_config: Callable[..., Path]) -> None:
+    from monitor import daemon as daemon_module
+
+    config_path = write_config([{"id": "p", "url": "http://127.0.0.1:9/p"}], interval="1h", lease="10m")
+    daemon = daemon_module.Daemon(config_path, load_config(config_path))
+    try:
+        assert daemon.alone is False  # until its first heartbeat has looked
+        daemon._heartbeat_job()
+        assert daemon.alone is True
+        daemon.rt.store.heartbeat("other-host:7", utcnow(), 0)
+        daemon._heartbeat_job()
+        assert daemon.alone is False
+    finally:
+        daemon.rt.close()
+
+
 def test_sigterm_while_a_refused_check_reaims_its_job_does_not_hang(
     write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1644,8 +1644,11 @@ def _counterfactual(s: Sentence, trigger: int) -> bool:
 def assess(sentence: str, company: str | None = None) -> list[Assertion]:
     """Pause / lift assertions in one sentence, one per jurisdiction (None when it names none), in order of
     the trigger. A jurisdiction with both a pause and a lift in the sentence gets the lift only."""
+    assertions = explain(sentence, company)
+    if not assertions:  # most sentences
+        return assertions
     found: dict[str | None, Assertion] = {}
-    for a in explain(sentence, company):
+    for a in assertions:
         prev = found.get(a.jurisdiction)
         if prev is None or (prev.kind == PAUSE and a.kind == LIFT):
             found[a.jurisdiction] = a
