@@ -7,6 +7,7 @@ tests all call it. Stages are pure functions (extract, diff, classify) with I/O 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -204,6 +205,16 @@ def _text_of(result: FetchResult, state: PageState, rules: Rules, budget: Budget
     return text, raw_hash
 
 
+@functools.cache
+def _load_text_stages() -> None:
+    """Import the classifier, the differ and the status helpers, once per process, when a first
+    new text needs them; the caller keeps that out of the page's work budget, as it was when they
+    were imported with this module."""
+    import monitor.classify
+    import monitor.diff
+    import monitor.status  # noqa: F401
+
+
 @dataclass(frozen=True)
 class Comparison:
     """What the diff and classify stages make of two different texts."""
@@ -338,6 +349,8 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
                                                                   else ""), origin=source.origin,
                               fetch_mode=result.mode)
             if state.snapshot_id is None:
+                with budget.paused():
+                    _load_text_stages()
                 from monitor.classify import rules_version
                 from monitor.classify import state as text_state
                 from monitor.status import said_of
@@ -372,6 +385,8 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
                                     page.id, why, what)
                         text = None
                 if text is not None:
+                    with budget.paused():
+                        _load_text_stages()
                     from monitor.classify import rules_version
                     from monitor.status import snapshot_state
 
