@@ -7,29 +7,33 @@ tests all call it. Stages are pure functions (extract, diff, classify) with I/O 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from monitor.browser import Browser
 from monitor.budget import UNLIMITED, Budget, WorkBudgetExceeded
-from monitor.classify import TextState, relevant_changes, rules_version
-from monitor.classify import compare as compare_states
-from monitor.classify import state as text_state
 from monitor.config import Config, MonitorSettings, PageConfig
-from monitor.diff import Stats, diff_lines, stats
-from monitor.documents import followed_pages
 from monitor.errors import SourceUnavailable
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
 from monitor.fetchmode import fetch_page
 from monitor.models import utcnow
-from monitor.status import said_of, snapshot_state
 from monitor.store import CheckRecord, EventDraft, PageState, Recorded, Said, Store, StoreError, Version, sha256
 from monitor.terminal import printable
+
+# The classifier, the differ, the document links and the browser are imported where a check
+# first needs them (a new or changed text, a followed document, a rendered page): a process
+# whose pages are unchanged never loads them, and their import was a third of its start-up.
+if TYPE_CHECKING:
+    from monitor.browser import Browser
+    from monitor.classify import TextState
+    from monitor.diff import Stats
 
 log = logging.getLogger("monitor.check")
 
@@ -51,19 +55,31 @@ class Runtime:
     config: Config
     store: Store
     fetcher: Fetcher
-    browser: Browser
+    shared_browser: Browser | None = None  # another Runtime's browser to use; else made on first use
+    _browser_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def open(cls, config: Config, store: Store | None = None, fetcher: Fetcher | None = None) -> Runtime:
         store = store or Store(config.monitor.database)
         store.sync_pages(config.pages)
         fetcher = fetcher or Fetcher(policy_from_settings(config.monitor))
-        settings = config.monitor
-        browser = Browser(settings.browser_path, settings.browser_renders, settings.browser_memory, fetcher.resolver)
-        return cls(config, store, fetcher, browser)
+        return cls(config, store, fetcher)
+
+    @property
+    def browser(self) -> Browser:
+        """The process's browser (which starts Chromium only when it first renders a page)."""
+        with self._browser_lock:
+            if self.shared_browser is None:
+                from monitor.browser import Browser
+
+                settings = self.config.monitor
+                self.shared_browser = Browser(settings.browser_path, settings.browser_renders, settings.browser_memory,
+                                              self.fetcher.resolver)
+            return self.shared_browser
 
     def close(self) -> None:
-        self.browser.close()
+        if self.shared_browser is not None:
+            self.shared_browser.close()
         self.fetcher.close()
         self.store.close()
 
@@ -185,6 +201,16 @@ def _text_of(result: FetchResult, state: PageState, rules: Rules, budget: Budget
     return text, raw_hash
 
 
+@functools.cache
+def _load_text_stages() -> None:
+    """Import the classifier, the differ and the status helpers, once per process, when a first
+    new text needs them; the caller keeps that out of the page's work budget, as it was when they
+    were imported with this module."""
+    import monitor.classify
+    import monitor.diff
+    import monitor.status  # noqa: F401
+
+
 @dataclass(frozen=True)
 class Comparison:
     """What the diff and classify stages make of two different texts."""
@@ -198,6 +224,12 @@ def compare(old_text: str, new_text: str, company: str, old_state: TextState | N
             budget: Budget = UNLIMITED) -> Comparison:
     """Diff and classify two texts. `old_state`: what the old text says when known (stored with its
     snapshot), so that only the new text is analysed."""
+    from monitor.classify import compare as compare_states
+    from monitor.classify import relevant_changes
+    from monitor.classify import state as text_state
+    from monitor.diff import diff_lines, stats
+    from monitor.status import said_of
+
     budget.enter("diff")
     diff_stats = stats(diff_lines(old_text, new_text))
     budget.enter("classify")
@@ -313,6 +345,12 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
                                                                   else ""), origin=source.origin,
                               fetch_mode=result.mode)
             if state.snapshot_id is None:
+                with budget.paused():
+                    _load_text_stages()
+                from monitor.classify import rules_version
+                from monitor.classify import state as text_state
+                from monitor.status import said_of
+
                 rec.status, rec.version = "baseline", version
                 # what the page says from the start: the status board has it, without an event
                 budget.enter("classify")
@@ -343,6 +381,11 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
                                     page.id, why, what)
                         text = None
                 if text is not None:
+                    with budget.paused():
+                        _load_text_stages()
+                    from monitor.classify import rules_version
+                    from monitor.status import snapshot_state
+
                     found = compare(old_text, text, page.company,
                                     snapshot_state(rt.store, state.snapshot_id, old_text, page.company), budget)
                     rec.status, rec.version, rec.events = "changed", version, found.events
@@ -375,6 +418,8 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
     )
     _log_outcome(page, outcome, rec)
     if page.follows and source.live and outcome.status in _FOLLOW_AFTER:
+        from monitor.documents import followed_pages
+
         text = rec.version.text if rec.version is not None else _stored_text(rt, state.snapshot_id)
         outcome.follow = followed_pages(page, text)
     return check_documents(rt, outcome) if follow else outcome

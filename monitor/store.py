@@ -37,6 +37,11 @@ from monitor.redact import redact_database_url
 log = logging.getLogger(__name__)
 
 
+# zlib level of stored raw bodies: level 1 costs a fifth of level 6's CPU for bodies a few
+# percent larger (HTML compresses well either way); reading does not depend on the level.
+RAW_COMPRESSION = 1
+
+
 # Check statuses whose fetch got the page: they move `page.last_success_at`.
 FETCHED = frozenset({"baseline", "unchanged", "not_modified", "changed", "unconfirmed", "raced"})
 
@@ -253,6 +258,8 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
+        # Another page (another process) may store the same body at the same time: no conflict.
+        self._raw_insert = self._insert(RawBody.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
         if migrate:
             self.migrate()
 
@@ -591,18 +598,15 @@ class Store:
         if rec.version is None and not rec.events:
             return self._record_archive_progress(rec) if archive else self._record_check_only(rec, me)
         page_t = Page.__table__  # type: ignore[attr-defined]
-        snap_t = Snapshot.__table__  # type: ignore[attr-defined]
-        raw_t = RawBody.__table__  # type: ignore[attr-defined]
-        lock_page = select(page_t.c.gone, page_t.c.claimed_by).where(page_t.c.id == rec.page_id).with_for_update()
         with self.engine.begin() as conn:
             # The page row lock serializes every writer of this page's history (other
             # processes included); the latest-snapshot check below then sees their commits.
-            page = conn.execute(lock_page).first()
+            page = conn.execute(_LOCK_PAGE, {"b_id": rec.page_id}).first()
             if page is None:
                 conn.execute(self._insert(page_t).values(
                     id=rec.page_id, company=rec.company, url=rec.url, failures=0, gone=False,
                 ).on_conflict_do_nothing())
-                page = conn.execute(lock_page).one()
+                page = conn.execute(_LOCK_PAGE, {"b_id": rec.page_id}).one()
             version, raced = rec.version, False
             if archive:
                 # The archived history grows only at its head, and only while nothing follows
@@ -625,14 +629,14 @@ class Store:
             page_values: dict[str, Any] = {}
             if version is not None:
                 if version.raw is not None and version.raw_hash and conn.execute(
-                    select(raw_t.c.hash).where(raw_t.c.hash == version.raw_hash)
+                    _RAW_STORED, {"b_hash": version.raw_hash}
                 ).first() is None:
                     # Another page (another process) may store the same body right now: no conflict.
-                    conn.execute(self._insert(raw_t).values(
-                        hash=version.raw_hash, content_type=version.content_type, size=len(version.raw),
-                        data=zlib.compress(version.raw, 6), created_at=utcnow(),
-                    ).on_conflict_do_nothing())
-                snapshot_id = _insert_id(conn, snap_t, {
+                    conn.execute(self._raw_insert, {
+                        "hash": version.raw_hash, "content_type": version.content_type, "size": len(version.raw),
+                        "data": zlib.compress(version.raw, RAW_COMPRESSION), "created_at": utcnow(),
+                    })
+                snapshot_id = _insert_id(conn, Snapshot.__table__, {  # type: ignore[attr-defined]
                     "page_id": rec.page_id, "created_at": rec.finished_at, "text_hash": version.text_hash,
                     "text": version.text, "raw_hash": version.raw_hash, "extract_sig": version.extract_sig,
                     "origin": version.origin, "source": rec.source, "fetch_mode": version.fetch_mode,
@@ -705,9 +709,11 @@ class Store:
                 page_values.update(etag=rec.etag, last_modified=rec.last_modified)
             if rec.fetch_mode and rec.status != "failed":
                 page_values["fetch_mode"] = rec.fetch_mode
-            if page.claimed_by == me:
-                page_values.update(claimed_by=None, claim_expires=None)  # checked: free for the next interval
-            conn.execute(update(page_t).where(page_t.c.id == rec.page_id).values(**page_values))
+            # A claim of this process is released (checked: free for the next interval); the row is
+            # locked, so the claim is still the one read above.
+            params = {f"b_{key}": value for key, value in page_values.items()}
+            params.update(b_id=rec.page_id, b_me=me)
+            conn.execute(_page_update(frozenset(params)), params)
             return Recorded(check_id, snapshot_id, change_id, event_ids, raced)
 
     def _record_archive_progress(self, rec: CheckRecord) -> Recorded:
@@ -928,11 +934,9 @@ def _write_statements(conn: Any, page_id: str, snapshot_id: int, previous_id: in
     """A snapshot's statement rows. A state that held in the previous snapshot keeps its `since`; a new
     one starts now, with the event made for it; a statement gone from the text leaves an 'unspecified'
     row (the page no longer says), kept while the text stays silent about that jurisdiction."""
-    st_c = Statement.__table__.c  # type: ignore[attr-defined]
     prev: dict[str | None, Any] = {}
     if previous_id is not None:
-        prev = {row.jurisdiction: row for row in conn.execute(
-            select(Statement.__table__).where(st_c.snapshot_id == previous_id))}  # type: ignore[attr-defined]
+        prev = {row.jurisdiction: row for row in conn.execute(_STATEMENTS_OF, {"b_sid": previous_id})}
     baseline = previous_id is None
     rows: list[dict[str, Any]] = []
 
@@ -965,8 +969,7 @@ def _write_statements(conn: Any, page_id: str, snapshot_id: int, previous_id: in
                      **since(old, "unspecified", "pause_lifted" if old.state == "paused" else None, code)})
     if rows:
         conn.execute(Statement.__table__.insert(), rows)  # type: ignore[attr-defined]
-    conn.execute(update(Snapshot.__table__).where(_snap_c.id == snapshot_id)  # type: ignore[attr-defined]
-                 .values(statements_sig=sig))
+    conn.execute(_SET_STATEMENTS_SIG, {"b_sid": snapshot_id, "b_sig": sig})
 
 
 def _restate_after(conn: Any, page_id: str, snapshot_id: int) -> None:
@@ -1063,6 +1066,14 @@ _ARCHIVE_CONTINUES = select(and_(
 # The append-only tables a report is built from, by the names of Store.report_marks.
 _HISTORY: dict[str, Any] = {"events": Event, "snapshots": Snapshot, "changes": Change}
 _CHECK_INSERT = Check.__table__.insert()  # type: ignore[attr-defined]
+# The record path's statements, built once (see above).
+_LOCK_PAGE = select(_page_c.gone, _page_c.claimed_by).where(_page_c.id == bindparam("b_id")).with_for_update()
+_raw_c = RawBody.__table__.c  # type: ignore[attr-defined]
+_RAW_STORED = select(_raw_c.hash).where(_raw_c.hash == bindparam("b_hash"))
+_st_c = Statement.__table__.c  # type: ignore[attr-defined]
+_STATEMENTS_OF = select(Statement.__table__).where(_st_c.snapshot_id == bindparam("b_sid"))  # type: ignore[attr-defined]
+_SET_STATEMENTS_SIG = update(Snapshot.__table__).where(  # type: ignore[attr-defined]
+    _snap_c.id == bindparam("b_sid")).values(statements_sig=bindparam("b_sig", type_=_snap_c.statements_sig.type))
 _PAGE_GAUGES = select(_page_c.id, _page_c.last_success_at, _page_c.failures, _page_c.gone, _page_c.claimed_by,
                       _page_c.claim_expires)
 _CLAIM_INFO = select(_page_c.last_checked_at, _page_c.claimed_by, _page_c.claim_expires).where(
@@ -1100,9 +1111,16 @@ def _read_state(conn: Any, page_id: str) -> PageState:
                      raw_hash=row[8], extract_sig=row[9], fetch_mode=row[10], url=row[11])
 
 
+@lru_cache(maxsize=16)
+def _plain_insert(table: Any) -> Any:
+    return table.insert()
+
+
 def _insert_id(conn: Any, table: Any, values: dict[str, Any]) -> int:
     """INSERT one row and return its generated primary key (SQLite and PostgreSQL alike)."""
-    return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
+    # One statement per table with the values as parameters: building and compiling an INSERT
+    # with inlined values cost more than executing it.
+    return int(conn.execute(_plain_insert(table), values).inserted_primary_key[0])
 
 
 
