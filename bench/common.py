@@ -40,15 +40,17 @@ def page_paragraphs(index: int, size: int) -> list[str]:
 
 
 class _State:
-    mode = "unchanged"  # unchanged | noisy | changing
+    # unchanged | noisy | changing (noisy, and 10 % change text) | edits (10 % change text, no noise)
+    mode = "unchanged"
     round = 0
+    validators = True  # False: no ETag, every fetch a 200 with the whole body (a CMS-rendered page)
     counter = 0
     pages: ClassVar[list[list[str]]] = []
 
 
 def render(index: int, state: type[_State]) -> bytes:
     paragraphs = state.pages[index]
-    version = state.round if state.mode == "changing" and index % 10 == 0 else 0
+    version = state.round if state.mode in ("changing", "edits") and index % 10 == 0 else 0
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
     if version:
         body += f"<p>Amendment number {version} to this policy.</p>"
@@ -66,8 +68,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.startswith("/_set/"):
-            _, _, mode, rnd = self.path.split("/")
-            _State.mode, _State.round = mode, int(rnd)
+            _, _, mode, rnd, validators = self.path.split("/")
+            _State.mode, _State.round, _State.validators = mode, int(rnd), validators == "1"
             self._send(200, b"ok", None)
             return
         try:
@@ -77,8 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         _State.counter += 1
         body = render(index, _State)
-        etag = '"' + hashlib.md5(body).hexdigest() + '"'
-        if self.headers.get("If-None-Match") == etag:
+        etag = '"' + hashlib.md5(body).hexdigest() + '"' if _State.validators else None
+        if etag and self.headers.get("If-None-Match") == etag:
             self._send(304, b"", etag)
         else:
             self._send(200, body, etag)
@@ -110,8 +112,8 @@ class Served:
     def url(self, index: int) -> str:
         return f"http://127.0.0.1:{self.port}/page/{index}"
 
-    def set(self, mode: str, rnd: int) -> None:
-        with urlopen(f"http://127.0.0.1:{self.port}/_set/{mode}/{rnd}", timeout=10) as response:
+    def set(self, mode: str, rnd: int, validators: bool = True) -> None:
+        with urlopen(f"http://127.0.0.1:{self.port}/_set/{mode}/{rnd}/{int(validators)}", timeout=10) as response:
             response.read()
 
     def stop(self) -> None:

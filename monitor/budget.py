@@ -14,7 +14,8 @@ so pure functions stay callable without one.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from monitor.errors import WorkBudgetExceeded
 
@@ -49,6 +50,15 @@ class Budget:
         if self._countdown <= 0:
             self._countdown = _TICKS
             self.check()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """CPU time spent inside is not the page's work (code loaded once per process): not charged."""
+        start = self._clock()
+        try:
+            yield
+        finally:
+            self._ends += self._clock() - start
 
     def spent(self) -> float:
         return 0.0 if self.seconds is None else self.seconds - (self._ends - self._clock())

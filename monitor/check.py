@@ -7,32 +7,35 @@ tests all call it. Stages are pure functions (extract, diff, classify) with I/O 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitor.browser import Browser
 from monitor.budget import UNLIMITED, Budget
-from monitor.classify import TextState, relevant_changes, rules_version
-from monitor.classify import compare as compare_states
-from monitor.classify import state as text_state
 from monitor.config import Config, MonitorSettings, PageConfig
-from monitor.diff import Stats, diff_lines, stats
-from monitor.documents import followed_pages
 from monitor.errors import PageError, SourceUnavailable
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
 from monitor.fetchmode import fetch_page
 from monitor.models import utcnow
 from monitor.render import UNSPECIFIED
-from monitor.status import said_of, snapshot_state
 from monitor.store import CheckRecord, EventDraft, PageState, Recorded, Said, Store, StoreError, Version, sha256
 from monitor.terminal import printable
 from monitor.vocabulary import CheckStatus, EventKind
+
+# The classifier, the differ, the document links and the browser are imported where a check
+# first needs them (a new or changed text, a followed document, a rendered page): a process
+# whose pages are unchanged never loads them, and their import was a third of its start-up.
+if TYPE_CHECKING:
+    from monitor.browser import Browser
+    from monitor.classify import TextState
+    from monitor.diff import Stats
 
 log = logging.getLogger("monitor.check")
 
@@ -54,19 +57,31 @@ class Runtime:
     config: Config
     store: Store
     fetcher: Fetcher
-    browser: Browser
+    shared_browser: Browser | None = None  # another Runtime's browser to use; else made on first use
+    _browser_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def open(cls, config: Config, store: Store | None = None, fetcher: Fetcher | None = None) -> Runtime:
         store = store or Store(config.monitor.database)
         store.sync_pages(config.pages)
         fetcher = fetcher or Fetcher(policy_from_settings(config.monitor))
-        settings = config.monitor
-        browser = Browser(settings.browser_path, settings.browser_renders, settings.browser_memory, fetcher.resolver)
-        return cls(config, store, fetcher, browser)
+        return cls(config, store, fetcher)
+
+    @property
+    def browser(self) -> Browser:
+        """The process's browser (which starts Chromium only when it first renders a page)."""
+        with self._browser_lock:
+            if self.shared_browser is None:
+                from monitor.browser import Browser
+
+                settings = self.config.monitor
+                self.shared_browser = Browser(settings.browser_path, settings.browser_renders, settings.browser_memory,
+                                              self.fetcher.resolver)
+            return self.shared_browser
 
     def close(self) -> None:
-        self.browser.close()
+        if self.shared_browser is not None:
+            self.shared_browser.close()
         self.fetcher.close()
         self.store.close()
 
@@ -188,6 +203,16 @@ def _text_of(result: FetchResult, state: PageState, rules: Rules, budget: Budget
     return text, raw_hash
 
 
+@functools.cache
+def _load_text_stages() -> None:
+    """Import the classifier, the differ and the status helpers, once per process, when a first
+    new text needs them; the caller keeps that out of the page's work budget, as it was when they
+    were imported with this module."""
+    import monitor.classify
+    import monitor.diff
+    import monitor.status  # noqa: F401
+
+
 @dataclass(frozen=True)
 class Comparison:
     """What the diff and classify stages make of two different texts."""
@@ -201,6 +226,12 @@ def compare(old_text: str, new_text: str, company: str, old_state: TextState | N
             budget: Budget = UNLIMITED) -> Comparison:
     """Diff and classify two texts. `old_state`: what the old text says when known (stored with its
     snapshot), so that only the new text is analysed."""
+    from monitor.classify import compare as compare_states
+    from monitor.classify import relevant_changes
+    from monitor.classify import state as text_state
+    from monitor.diff import diff_lines, stats
+    from monitor.status import said_of
+
     budget.enter("diff")
     diff_stats = stats(diff_lines(old_text, new_text))
     budget.enter("classify")
@@ -271,6 +302,8 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
     )
     _log_outcome(page, outcome, rec)
     if page.follows and source.live and outcome.status in _FOLLOW_AFTER:
+        from monitor.documents import followed_pages
+
         text = rec.version.text if rec.version is not None else _stored_text(rt, state.snapshot_id)
         outcome.follow = followed_pages(page, text)
     return check_documents(rt, outcome) if follow else outcome
@@ -305,7 +338,8 @@ class _Check:
 
     def finished(self, result: FetchResult, status: CheckStatus, *, etag: str | None, last_modified: str | None,
                  keep_validators: bool = False, pending_hash: str | None = None, version: Version | None = None,
-                 comparison: Comparison | None = None, said: list[Said] | None = None) -> CheckRecord:
+                 comparison: Comparison | None = None, said: list[Said] | None = None,
+                 said_sig: str = "") -> CheckRecord:
         """The record of a check that had the page: its failure streak ends, and a page that was
         gone is restored. `etag`, `last_modified`: the validators the next check sends."""
         events = list(comparison.events) if comparison is not None else []
@@ -315,7 +349,7 @@ class _Check:
         return self.record(
             status, http_status=result.status, fetch_mode=result.mode, etag=etag, last_modified=last_modified,
             keep_validators=keep_validators, pending_hash=pending_hash, version=version, events=events,
-            said=said, said_sig=rules_version() if said is not None else "", failures=0, gone=False,
+            said=said, said_sig=said_sig, failures=0, gone=False,
             added=diff_stats.added if diff_stats else 0, removed=diff_stats.removed if diff_stats else 0,
             first_line=diff_stats.first_line if diff_stats else "",
         )
@@ -373,10 +407,17 @@ def _version(check: _Check, result: FetchResult, text: str, text_hash: str, raw_
 
 def _baseline(check: _Check, result: FetchResult, version: Version) -> CheckRecord:
     """The page's first text: what it says from the start goes to the status board, without an event."""
+    with check.budget.paused():
+        _load_text_stages()
+    from monitor.classify import rules_version
+    from monitor.classify import state as text_state
+    from monitor.status import said_of
+
     check.budget.enter("classify")
     said = said_of(text_state(version.text, check.page.company, budget=check.budget))
     return check.finished(result, CheckStatus.BASELINE, etag=result.etag, last_modified=result.last_modified,
-                          pending_hash=check.state.pending_hash, version=version, said=said)
+                          pending_hash=check.state.pending_hash, version=version, said=said,
+                          said_sig=rules_version())
 
 
 def _changed(check: _Check, result: FetchResult, version: Version) -> CheckRecord:
@@ -393,10 +434,15 @@ def _changed(check: _Check, result: FetchResult, version: Version) -> CheckRecor
         unconfirmed = _unconfirmed(check, result, version, why)
         if unconfirmed is not None:
             return unconfirmed
+    with check.budget.paused():
+        _load_text_stages()
+    from monitor.classify import rules_version
+    from monitor.status import snapshot_state
+
     found = compare(old_text, version.text, page.company,
                     snapshot_state(rt.store, state.snapshot_id, old_text, page.company), check.budget)
     return check.finished(result, CheckStatus.CHANGED, etag=result.etag, last_modified=result.last_modified,
-                          version=version, comparison=found, said=found.said)
+                          version=version, comparison=found, said=found.said, said_sig=rules_version())
 
 
 def _unconfirmed(check: _Check, result: FetchResult, version: Version, why: str) -> CheckRecord | None:

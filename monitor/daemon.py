@@ -61,6 +61,8 @@ class Daemon:
     def __init__(self, config_path: Path | None, config: Config, notifier: Notifier | None = None):
         self.config_path = config_path
         self.worker = worker_name()
+        # No other live process on the database (as of the last heartbeat): claims need no pre-read.
+        self.alone = False
         self.health = Health()
         self.metrics: Metrics | None = None
         self.server: MetricsServer | None = None
@@ -139,7 +141,7 @@ class Daemon:
         try:
             # Claimed first: with several processes on one database, only one checks a page
             # per interval (monitor.coordinate); a refused claim re-aims this job instead.
-            outcome = check_claimed(self.rt, page, self.worker)
+            outcome = check_claimed(self.rt, page, self.worker, self.alone)
             if isinstance(outcome, Refused):
                 self._reaim(page, outcome.due)
                 return
@@ -186,6 +188,7 @@ class Daemon:
         try:
             self.rt.store.heartbeat(self.worker, self.started_at, self.checks_done)
             self.health.database_ok()
+            self.alone = self._alone()
         except Exception as exc:  # a database hiccup must not stop the scheduler's service jobs
             log.warning("heartbeat not recorded: %s", exc)
             self.health.database_failed(str(getattr(exc, "orig", None) or exc))  # the driver's words, not the SQL
@@ -196,6 +199,12 @@ class Daemon:
             except Exception as exc:
                 self.metrics.database.view = None
                 log.warning("database metrics not read: %s", exc)
+
+    def _alone(self) -> bool:
+        """Whether no other process has shown a heartbeat within the liveness window. One that
+        starts meanwhile is safe: a claim is one conditional UPDATE either way (monitor.coordinate)."""
+        since = datetime.now(UTC) - timedelta(seconds=alive_within(self.rt.config.monitor.lease))
+        return not any(w.name != self.worker and w.seen_at > since for w in self.rt.store.workers())
 
     def _tick_job(self) -> None:
         self.health.tick()

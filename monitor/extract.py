@@ -86,10 +86,15 @@ class Rules:
 
     def signature(self) -> str:
         """Identifies the text these rules produce from a given body."""
-        parts: list[object] = [EXTRACTOR_VERSION, self.type, self.select, self.remove, self.ignore]
-        if self.links != "none":  # only then: the signatures of every other page stay as they were
-            parts += [self.links, self.documents]
-        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+        return _signature(self)
+
+
+@lru_cache(maxsize=1024)  # a few per check, of the same few rules
+def _signature(rules: Rules) -> str:
+    parts: list[object] = [EXTRACTOR_VERSION, rules.type, rules.select, rules.remove, rules.ignore]
+    if rules.links != "none":  # only then: the signatures of every other page stay as they were
+        parts += [rules.links, rules.documents]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 @lru_cache(maxsize=512)
@@ -265,6 +270,8 @@ def extract_html(body: bytes, charset: str | None, rules: Rules, budget: Budget 
 def _outermost(root: etree._Element, chosen: set[etree._Element], budget: Budget) -> list[etree._Element]:
     """The chosen elements not inside another chosen one, in document order: one walk of the
     tree (asking each match for its ancestors would cost matches x depth)."""
+    if len(chosen) == 1:  # the common `select` of one element: nothing to be inside of
+        return list(chosen)
     kept: list[etree._Element] = []
     inside = 0  # how many chosen elements the walk is in
     for event, element in etree.iterwalk(root, events=("start", "end")):

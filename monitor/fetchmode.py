@@ -18,12 +18,13 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from monitor.browser import RenderOptions, missing_reason
 from monitor.config import Config, MonitorSettings, PageConfig
 from monitor.extract import ExtractError, Rules, detect_type, extract, noscript_text
 from monitor.fetch import FetchError, FetchResult, host_of
 
+# monitor.browser (asyncio, Playwright's glue) is imported only for a page that is rendered.
 if TYPE_CHECKING:
+    from monitor.browser import RenderOptions
     from monitor.check import Runtime
     from monitor.store import PageState
 
@@ -65,7 +66,11 @@ def browser_problems(config: Config) -> tuple[list[str], list[str]]:
     """(errors, warnings) for pages that are rendered when this machine cannot render: a
     `browser` page cannot be checked at all, an `auto` page only while it needs no browser."""
     rendered = [page for page in config.pages if config.fetch_of(page) != "plain"]
-    reason = missing_reason(config.monitor.browser_path) if rendered else None
+    if not rendered:
+        return [], []
+    from monitor.browser import missing_reason
+
+    reason = missing_reason(config.monitor.browser_path)
     if reason is None:
         return [], []
     errors = [f'page {page.id!r}: fetch = "browser" needs a browser, but {reason}'
@@ -76,6 +81,8 @@ def browser_problems(config: Config) -> tuple[list[str], list[str]]:
 
 
 def render_options(settings: MonitorSettings, page: PageConfig) -> RenderOptions:
+    from monitor.browser import RenderOptions
+
     allow = settings.allow_private_addresses
     return RenderOptions(
         deadline=settings.deadline, timeout=settings.timeout, max_bytes=settings.max_bytes,

@@ -88,7 +88,8 @@ def test_an_unforeseen_error_is_a_recorded_failed_check(server: PageServer, tmp_
         def broken(*_: object, **__: object) -> list[object]:
             raise RuntimeError("classifier bug\nsecond line")
 
-        monkeypatch.setattr("monitor.check.compare_states", broken)
+        # the check imports the classifier where it first needs it: patched at its source
+        monkeypatch.setattr("monitor.classify.compare", broken)
         caplog.set_level(logging.DEBUG, logger="monitor")
         first = check_page(rt, page)
         assert first.status == "failed"

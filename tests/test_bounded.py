@@ -116,6 +116,21 @@ def test_budget_counts_cpu_and_names_the_stage() -> None:
     assert UNLIMITED.spent() == 0.0
 
 
+def test_time_a_budget_pauses_for_is_not_charged() -> None:
+    """Loading the classifier on a process's first new text is not work on the page's text."""
+    from monitor.budget import Budget, WorkBudgetExceeded
+
+    now = [0.0]
+    budget = Budget(1.0, clock=lambda: now[0])
+    with budget.paused():
+        now[0] = 5.0
+    now[0] = 5.9
+    budget.check()  # 0.9 s charged
+    now[0] = 6.1
+    with pytest.raises(WorkBudgetExceeded):
+        budget.check()
+
+
 def test_work_budget_config() -> None:
     from monitor.config import parse_config
 

@@ -152,6 +152,27 @@ def test_split_lines_are_blocks_and_never_merged() -> None:
                                      "Table | row | here"]
 
 
+def test_split_whitespace_and_one_sentence_lines() -> None:
+    # The paths that skip work (lines of lone spaces, lines without a boundary) give what the
+    # full one does: every other whitespace collapses to one space, a line is stripped.
+    text = ("  We paused requests\tfrom  Hong\u00a0Kong.\u2003It said so.  \n"
+            "One sentence without a boundary before its end.\n- A list item\n \x0b \n"
+            "Ends mid-word e.g. here\nWe stopped.")
+    assert split_sentences(text) == ["We paused requests from Hong Kong.", "It said so.",
+                                     "One sentence without a boundary before its end.", "A list item",
+                                     "Ends mid-word e.g. here", "We stopped."]
+
+
+def test_trigger_prefilter_words_are_the_ascii_letter_runs() -> None:
+    import re
+
+    from monitor.classify.rules import _words
+
+    for sentence in ("Police REQUESTS, paused!", "café naïve İstanbul Kelvin \u212a ﬁle", "don't stop-gap 3rd",
+                     "", "\ud800 lone surrogate"):
+        assert _words(sentence) == set(re.findall("[a-z]+", sentence.lower()))
+
+
 def test_split_quotes() -> None:
     text = '"We have paused requests." The company said so. "Why?" she asked. It said: "We stopped."'
     assert split_sentences(text) == ['"We have paused requests."', "The company said so.",

@@ -446,6 +446,62 @@ def test_a_refused_claim_costs_one_read_and_names_the_retry_time(
         rt.close()
 
 
+@pytest.mark.parametrize("alone", [False, True])
+def test_a_process_alone_claims_without_the_pre_read_and_is_refused_alike(
+    db_url: str, write_config: Callable[..., Path], alone: bool
+) -> None:
+    """`alone` (no other live worker) skips the claim row's pre-read; the UPDATE still decides:
+    a fresh page and another process's live claim are refused with the same retry times."""
+    from sqlalchemy import event as sa_event
+
+    from monitor.coordinate import Refused, check_claimed
+
+    config_path = write_config([{"id": "p", "url": "http://127.0.0.1:9/p"}], database=db_url, interval="1h",
+                               lease="10m")
+    rt = Runtime.open(load_config(config_path))
+    statements: list[str] = []
+    sa_event.listen(rt.store.engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *args: statements.append(statement))
+    try:
+        checked = utcnow() - timedelta(minutes=10)
+        with rt.store.engine.begin() as conn:
+            conn.execute(text("UPDATE page SET last_checked_at = :t WHERE id = 'p'"),
+                         {"t": checked.replace(tzinfo=None) if rt.store.dialect == "sqlite" else checked})
+        statements.clear()
+        refused = check_claimed(rt, rt.config.page("p"), "me:1", alone=alone)
+        assert isinstance(refused, Refused)
+        assert checked + timedelta(hours=1) <= refused.due <= checked + timedelta(hours=1, seconds=1)
+        claims = [s for s in statements if s.split()[0].upper() == "UPDATE" and "claimed_by" in s]
+        assert len(claims) == (1 if alone else 0)
+
+        with rt.store.engine.begin() as conn:
+            conn.execute(text("UPDATE page SET last_checked_at = NULL WHERE id = 'p'"))
+        assert rt.store.claim_page("p", "other-host:7", lease_s=600)
+        refused = check_claimed(rt, rt.config.page("p"), "me:1", alone=alone)
+        assert isinstance(refused, Refused)
+        claimed_at = rt.store.claim_info("p")[2] - timedelta(minutes=10)  # type: ignore[operator]
+        assert claimed_at + timedelta(hours=1) <= refused.due <= claimed_at + timedelta(hours=1, seconds=1)
+        assert rt.store.claim_info("p")[1] == "other-host:7"
+    finally:
+        rt.close()
+
+
+def test_a_daemon_is_alone_until_another_process_heartbeats(write_config: Callable[..., Path]) -> None:
+    from monitor import daemon as daemon_module
+
+    config_path = write_config([{"id": "p", "url": "http://127.0.0.1:9/p"}], interval="1h", lease="10m")
+    daemon = daemon_module.Daemon(config_path, load_config(config_path))
+    try:
+        assert daemon.alone is False  # until its first heartbeat has looked
+        daemon._heartbeat_job()
+        assert daemon.alone is True
+        daemon.rt.store.heartbeat("other-host:7", utcnow(), 0)
+        daemon._heartbeat_job()
+        assert daemon.alone is False
+    finally:
+        daemon.rt.close()
+
+
 def test_sigterm_while_a_refused_check_reaims_its_job_does_not_hang(
     write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,7 +22,6 @@ its trigger token, so a sentence costs time linear in its length.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -1617,7 +1616,7 @@ def explain(sentence: str, company: str | None = None) -> list[Assertion]:
     """Every rule that fires on a sentence, before one finding per jurisdiction is kept (for tests, docs
     and `classify --explain`)."""
     out: list[Assertion] = []
-    found = set(_WORD.findall(sentence.lower()))
+    found = _words(sentence)
     if found.isdisjoint(_ACTIONS) and (found.isdisjoint(_NEGATIONS) or found.isdisjoint(_HANDLING)) and (
             found.isdisjoint(_ENABLERS) or found.isdisjoint(_AUTHORITIES)):
         return out  # most sentences of a page: nothing here can start a rule
@@ -1645,8 +1644,11 @@ def _counterfactual(s: Sentence, trigger: int) -> bool:
 def assess(sentence: str, company: str | None = None) -> list[Assertion]:
     """Pause / lift assertions in one sentence, one per jurisdiction (None when it names none), in order of
     the trigger. A jurisdiction with both a pause and a lift in the sentence gets the lift only."""
+    assertions = explain(sentence, company)
+    if not assertions:  # most sentences
+        return assertions
     found: dict[str | None, Assertion] = {}
-    for a in explain(sentence, company):
+    for a in assertions:
         prev = found.get(a.jurisdiction)
         if prev is None or (prev.kind == PAUSE and a.kind == LIFT):
             found[a.jurisdiction] = a
@@ -1659,7 +1661,14 @@ def assess(sentence: str, company: str | None = None) -> list[Assertion]:
 
 
 _ACTIONS, _NEGATIONS, _HANDLING, _ENABLERS, _AUTHORITIES = L.trigger_words()
-_WORD = re.compile(r"[a-z]+")
+# Every byte but a-z becomes a space (a character beyond ASCII is first one "?").
+_NOT_AZ = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
+
+
+def _words(sentence: str) -> set[str]:
+    """The runs of a-z in the lowercased sentence (what re.findall("[a-z]+") finds), by C passes
+    over the whole sentence: this prefilter sees every sentence of every page classified."""
+    return set(sentence.lower().encode("ascii", "replace").translate(_NOT_AZ).decode("ascii").split())
 
 
 def rule_names() -> list[str]:

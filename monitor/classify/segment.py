@@ -31,6 +31,7 @@ _OPENERS = frozenset({
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣–—]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+")
 _WS = re.compile(r"\s+")
 # Candidate boundary: terminal punctuation, closing quotes/brackets, whitespace, then the next char.
+_TERMINAL = re.compile(r"[.!?…]")  # the first group of _CANDIDATE
 _CANDIDATE = re.compile(r"([.!?…]+)([\"'”’»)\]]*)\s+(?=([\"'“‘«(\[]?)(\S))")
 _LAST_WORD = re.compile(r"(\S+)$")
 _INITIALISM = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]?$")  # U.S  S.A.R  e.g (dot stripped at end)
@@ -38,6 +39,11 @@ _NEXT_WORD = re.compile(r"[\"'“‘«(\[]?([\w'’-]+)")
 
 
 def _split_line(line: str) -> list[str]:
+    # A boundary needs terminal punctuation with a word after it: a line with none before its
+    # last character (a list item, a one-sentence paragraph) is one sentence as it is.
+    if not _TERMINAL.search(line, 0, len(line) - 1):
+        tail = line.strip()
+        return [tail] if tail else []
     out: list[str] = []
     start = 0
     for m in _CANDIDATE.finditer(line):
@@ -74,7 +80,14 @@ def split_sentences(text: str) -> list[str]:
     """Split normalized text into sentences: lines first (never merged), then sentences in a line."""
     sentences: list[str] = []
     for raw in text.splitlines():
-        line = _WS.sub(" ", _BULLET.sub("", raw, count=1)).strip()
+        bullet = _BULLET.match(raw)  # anchored: a match at the start or none (as sub(count=1) would find)
+        line = raw[bullet.end():] if bullet else raw
+        # _WS (str.isspace's whitespace) changes nothing in a line whose only whitespace is lone
+        # spaces: every other whitespace character is unprintable. Most lines are such, and
+        # these two scans cost a fraction of substituting every space by itself.
+        if "  " in line or not line.isprintable():
+            line = _WS.sub(" ", line)
+        line = line.strip()
         if line:
             sentences.extend(_split_line(line))
     return sentences

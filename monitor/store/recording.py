@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import zlib
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, exists, func, or_, update
@@ -23,8 +23,17 @@ from monitor.store.records import FETCHED, CheckRecord, Recorded, Said, worker_n
 from monitor.store.sql import _change_c, _latest_of, _live, _newer, _page_c, _snap_c
 from monitor.vocabulary import CheckStatus, DeliveryStatus, EventKind, StatementState
 
+# zlib level of stored raw bodies: level 1 costs a fifth of level 6's CPU for bodies a few
+# percent larger (HTML compresses well either way); reading does not depend on the level.
+RAW_COMPRESSION = 1
+
 
 class Recording(Database):
+    @cached_property
+    def _raw_insert(self) -> Any:
+        # Another page (another process) may store the same body at the same time: no conflict.
+        return self._insert(RawBody.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
+
     def record(self, rec: CheckRecord) -> Recorded:
         """Write one check's whole outcome atomically."""
         with database_errors(f"cannot record check of {rec.page_id}"):
@@ -38,18 +47,15 @@ class Recording(Database):
         if rec.version is None and not rec.events:
             return self._record_archive_progress(rec) if archive else self._record_check_only(rec, me)
         page_t = Page.__table__  # type: ignore[attr-defined]
-        snap_t = Snapshot.__table__  # type: ignore[attr-defined]
-        raw_t = RawBody.__table__  # type: ignore[attr-defined]
-        lock_page = select(page_t.c.gone, page_t.c.claimed_by).where(page_t.c.id == rec.page_id).with_for_update()
         with self.engine.begin() as conn:
             # The page row lock serializes every writer of this page's history (other
             # processes included); the latest-snapshot check below then sees their commits.
-            page = conn.execute(lock_page).first()
+            page = conn.execute(_LOCK_PAGE, {"b_id": rec.page_id}).first()
             if page is None:
                 conn.execute(self._insert(page_t).values(
                     id=rec.page_id, company=rec.company, url=rec.url, failures=0, gone=False,
                 ).on_conflict_do_nothing())
-                page = conn.execute(lock_page).one()
+                page = conn.execute(_LOCK_PAGE, {"b_id": rec.page_id}).one()
             version, raced = rec.version, False
             if archive:
                 # The archived history grows only at its head, and only while nothing follows
@@ -72,14 +78,14 @@ class Recording(Database):
             page_values: dict[str, Any] = {}
             if version is not None:
                 if version.raw is not None and version.raw_hash and conn.execute(
-                    select(raw_t.c.hash).where(raw_t.c.hash == version.raw_hash)
+                    _RAW_STORED, {"b_hash": version.raw_hash}
                 ).first() is None:
                     # Another page (another process) may store the same body right now: no conflict.
-                    conn.execute(self._insert(raw_t).values(
-                        hash=version.raw_hash, content_type=version.content_type, size=len(version.raw),
-                        data=zlib.compress(version.raw, 6), created_at=utcnow(),
-                    ).on_conflict_do_nothing())
-                snapshot_id = _insert_id(conn, snap_t, {
+                    conn.execute(self._raw_insert, {
+                        "hash": version.raw_hash, "content_type": version.content_type, "size": len(version.raw),
+                        "data": zlib.compress(version.raw, RAW_COMPRESSION), "created_at": utcnow(),
+                    })
+                snapshot_id = _insert_id(conn, Snapshot.__table__, {  # type: ignore[attr-defined]
                     "page_id": rec.page_id, "created_at": rec.finished_at, "text_hash": version.text_hash,
                     "text": version.text, "raw_hash": version.raw_hash, "extract_sig": version.extract_sig,
                     "origin": version.origin, "source": rec.source, "fetch_mode": version.fetch_mode,
@@ -152,9 +158,11 @@ class Recording(Database):
                 page_values.update(etag=rec.etag, last_modified=rec.last_modified)
             if rec.fetch_mode and rec.status != CheckStatus.FAILED:
                 page_values["fetch_mode"] = rec.fetch_mode
-            if page.claimed_by == me:
-                page_values.update(claimed_by=None, claim_expires=None)  # checked: free for the next interval
-            conn.execute(update(page_t).where(page_t.c.id == rec.page_id).values(**page_values))
+            # A claim of this process is released (checked: free for the next interval); the row is
+            # locked, so the claim is still the one read above.
+            params = {f"b_{key}": value for key, value in page_values.items()}
+            params.update(b_id=rec.page_id, b_me=me)
+            conn.execute(_page_update(frozenset(params)), params)
             return Recorded(check_id, snapshot_id, change_id, event_ids, raced)
 
     def _record_archive_progress(self, rec: CheckRecord) -> Recorded:
@@ -232,11 +240,9 @@ def _write_statements(conn: Any, page_id: str, snapshot_id: int, previous_id: in
     """A snapshot's statement rows. A state that held in the previous snapshot keeps its `since`; a new
     one starts now, with the event made for it; a statement gone from the text leaves an 'unspecified'
     row (the page no longer says), kept while the text stays silent about that jurisdiction."""
-    st_c = Statement.__table__.c  # type: ignore[attr-defined]
     prev: dict[str | None, Any] = {}
     if previous_id is not None:
-        prev = {row.jurisdiction: row for row in conn.execute(
-            select(Statement.__table__).where(st_c.snapshot_id == previous_id))}  # type: ignore[attr-defined]
+        prev = {row.jurisdiction: row for row in conn.execute(_STATEMENTS_OF, {"b_sid": previous_id})}
     baseline = previous_id is None
     rows: list[dict[str, Any]] = []
 
@@ -270,8 +276,7 @@ def _write_statements(conn: Any, page_id: str, snapshot_id: int, previous_id: in
                      **since(old, StatementState.UNSPECIFIED, lifted, code)})
     if rows:
         conn.execute(Statement.__table__.insert(), rows)  # type: ignore[attr-defined]
-    conn.execute(update(Snapshot.__table__).where(_snap_c.id == snapshot_id)  # type: ignore[attr-defined]
-                 .values(statements_sig=sig))
+    conn.execute(_SET_STATEMENTS_SIG, {"b_sid": snapshot_id, "b_sig": sig})
 
 
 def _restate_after(conn: Any, page_id: str, snapshot_id: int) -> None:
@@ -316,6 +321,14 @@ _ARCHIVE_CONTINUES = select(and_(
     ~exists().where(_change_c.snapshot_id == _b_to),
 ))
 _CHECK_INSERT = Check.__table__.insert()  # type: ignore[attr-defined]
+# The record path's statements, built once (see monitor.store.sql).
+_LOCK_PAGE = select(_page_c.gone, _page_c.claimed_by).where(_page_c.id == bindparam("b_id")).with_for_update()
+_raw_c = RawBody.__table__.c  # type: ignore[attr-defined]
+_RAW_STORED = select(_raw_c.hash).where(_raw_c.hash == bindparam("b_hash"))
+_st_c = Statement.__table__.c  # type: ignore[attr-defined]
+_STATEMENTS_OF = select(Statement.__table__).where(_st_c.snapshot_id == bindparam("b_sid"))  # type: ignore[attr-defined]
+_SET_STATEMENTS_SIG = update(Snapshot.__table__).where(  # type: ignore[attr-defined]
+    _snap_c.id == bindparam("b_sid")).values(statements_sig=bindparam("b_sig", type_=_snap_c.statements_sig.type))
 
 
 @lru_cache(maxsize=16)
@@ -330,6 +343,13 @@ def _page_update(keys: frozenset[str]) -> Any:
     return update(Page.__table__).where(_page_c.id == bindparam("b_id")).values(values)  # type: ignore[attr-defined]
 
 
+@lru_cache(maxsize=16)
+def _plain_insert(table: Any) -> Any:
+    return table.insert()
+
+
 def _insert_id(conn: Any, table: Any, values: dict[str, Any]) -> int:
     """INSERT one row and return its generated primary key (SQLite and PostgreSQL alike)."""
-    return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
+    # One statement per table with the values as parameters: building and compiling an INSERT
+    # with inlined values cost more than executing it.
+    return int(conn.execute(_plain_insert(table), values).inserted_primary_key[0])
