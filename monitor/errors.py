@@ -15,7 +15,7 @@
 
 Library errors are translated where the library is used, once: requests' and urllib3's in
 monitor.fetch (FetchError), the browser's in monitor.browser (FetchError), lxml's and pypdf's in
-monitor.extract (ExtractError), SQLAlchemy's in monitor.store (StoreError), Alembic's in
+monitor.extract (ExtractError), SQLAlchemy's in monitor.store.engine (StoreError), Alembic's in
 monitor.migrate (MigrationError), Apprise's in monitor.alerts (SendError).
 
 `exit_status` is what the command line exits with when the error ends a command. The classes

@@ -110,8 +110,8 @@ class Pages(Database):
 
     def claim_info(self, page_id: str) -> tuple[datetime | None, str | None, datetime | None]:
         """(last_checked_at, claimed_by, claim_expires) of a page; all None if it has no row."""
-        # Core and a prebuilt statement: the daemon reads this before every scheduled check.
-        # the daemon's first touch of the database in a check
+        # Core and a prebuilt statement: the daemon reads this before every scheduled check (its
+        # first touch of the database in a check, hence the StoreError).
         with database_errors(f"cannot read the claim of {page_id}"), self.engine.connect() as conn:
             row = conn.execute(_CLAIM_INFO, {"b_id": page_id}).first()
         return (row[0], row[1], row[2]) if row else (None, None, None)
