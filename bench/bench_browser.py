@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.browser import _cmdline, _descendants, _memory_kb
+from monitor.browser import _cmdline, _descendants, _smaps_kb
 
 PARAGRAPH = "We respond to valid legal process from government agencies for user data in {n} ways. "
 PLAIN = "<!doctype html><html><body><main><h1>Page {i}</h1>{body}</main></body></html>"
@@ -140,18 +140,6 @@ class Group:
                     time.sleep(0.1)
 
 
-def anon_kb(pid: int) -> int:
-    """Proportional anonymous memory: what the kernel cannot drop and re-read from a file."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as file:
-            for line in file:
-                if line.startswith("Pss_Anon:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
 def kind_of(pid: int, daemon: int) -> str:
     """What a process of the daemon's tree is: the daemon, Playwright's driver, or a Chromium process by its type."""
     if pid == daemon:
@@ -224,8 +212,10 @@ def bench_daemon(port: int, pages: int, seconds: float, interval: float) -> None
         until = time.monotonic() + seconds
         while time.monotonic() < until and proc.poll() is None:
             tree = [proc.pid, *_descendants(proc.pid)]
-            pss = sum(_memory_kb(pid) for pid in tree)
-            anon = sum(anon_kb(pid) for pid in tree)
+            # Pss_Anon: proportional anonymous memory, what the kernel cannot drop and re-read from a file.
+            memory = {pid: _smaps_kb(pid, ("Pss", "Pss_Anon")) for pid in tree}
+            pss = sum(pss_kb for pss_kb, _ in memory.values())
+            anon = sum(anon_kb for _, anon_kb in memory.values())
             rss = threads = 0
             for pid in tree:
                 try:
@@ -235,14 +225,14 @@ def bench_daemon(port: int, pages: int, seconds: float, interval: float) -> None
                 fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
                 rss += int(fields.get("VmRSS", "0 kB").split()[0])
                 threads += int(fields.get("Threads", "0"))
-            daemon_pss = max(daemon_pss, _memory_kb(proc.pid))
+            daemon_pss = max(daemon_pss, memory[proc.pid][0])
             if pss > peak["pss"]:
                 breakdown = {}
                 for pid in tree:
                     row = breakdown.setdefault(kind_of(pid, proc.pid), [0, 0, 0])
                     row[0] += 1
-                    row[1] += _memory_kb(pid)
-                    row[2] += anon_kb(pid)
+                    row[1] += memory[pid][0]
+                    row[2] += memory[pid][1]
             sample = {"pss": pss, "anon": anon, "rss": rss, "threads": threads, "processes": len(tree),
                       "tasks": group.tasks() or 0}
             peak.update({key: max(peak[key], value) for key, value in sample.items()})

@@ -341,14 +341,22 @@ def _cmdline(pid: int) -> list[str]:
 
 def _memory_kb(pid: int) -> int:
     """Proportional set size (shared pages split between the processes that map them)."""
+    return _smaps_kb(pid, ("Pss",))[0]
+
+
+def _smaps_kb(pid: int, fields: tuple[str, ...]) -> list[int]:
+    """The `fields` of /proc/PID/smaps_rollup in kB, in one read (zeros for a process that is gone)."""
+    wanted = {f"{name}:": i for i, name in enumerate(fields)}
+    values = [0] * len(fields)
     try:
         with open(f"/proc/{pid}/smaps_rollup") as file:
             for line in file:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
+                key, _, rest = line.partition(" ")
+                if key in wanted:
+                    values[wanted[key]] = int(rest.split()[0])
+    except (OSError, ValueError, IndexError):
         pass
-    return 0
+    return values
 
 
 def _dead(pid: int | None) -> bool:
