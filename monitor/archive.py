@@ -60,6 +60,8 @@ from monitor.vocabulary import CheckStatus, EventKind
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from monitor.budget import Budget
+
 log = logging.getLogger("monitor.archive")
 
 CDX_PAGE_ROWS = 5000  # rows per CDX request (the archive pages longer lists with a resume key)
@@ -276,7 +278,7 @@ class _CaptureFetch:
         self.calls = 0
         self.error: FetchError | None = None  # why the capture itself could not be had
 
-    def __call__(self, _state: PageState, _rules: Rules, _conditional: bool) -> FetchResult:
+    def __call__(self, _state: PageState, _rules: Rules, _conditional: bool, _budget: Budget) -> FetchResult:
         self.calls += 1
         if self.calls > 1 and self.capture.repeats < 2:
             raise FetchError("no second capture of these bytes")

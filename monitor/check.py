@@ -22,7 +22,7 @@ from monitor.config import Config, MonitorSettings, PageConfig
 from monitor.errors import PageError, SourceUnavailable
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
-from monitor.fetchmode import fetch_page
+from monitor.fetchmode import fetch_page, same_body
 from monitor.models import utcnow
 from monitor.render import UNSPECIFIED
 from monitor.store import CheckRecord, EventDraft, PageState, Recorded, Said, Store, StoreError, Version, sha256
@@ -89,11 +89,12 @@ class Runtime:
 @dataclass(frozen=True)
 class Source:
     """Where a check's bytes come from: the live page (`live_source`, the default) or an
-    archived capture (monitor.archive). `fetch(state, rules, conditional)` is the fetch stage
-    (conditional: with the stored validators); `origin`, `url` (provenance) and `at` (when the
-    bytes were seen; None: now) are recorded with what the other stages make of them."""
+    archived capture (monitor.archive). `fetch(state, rules, conditional, budget)` is the fetch
+    stage (conditional: with the stored validators; budget: for work done on the body there);
+    `origin`, `url` (provenance) and `at` (when the bytes were seen; None: now) are recorded with
+    what the other stages make of them."""
 
-    fetch: Callable[[PageState, Rules, bool], FetchResult]
+    fetch: Callable[[PageState, Rules, bool, Budget], FetchResult]
     origin: str = "fetch"
     url: str | None = None
     at: datetime | None = None
@@ -107,9 +108,9 @@ class Source:
 def live_source(rt: Runtime, page: PageConfig) -> Source:
     """The page itself, plainly or in the browser as its `fetch` mode says (monitor.fetchmode)."""
 
-    def fetch(state: PageState, rules: Rules, conditional: bool) -> FetchResult:
+    def fetch(state: PageState, rules: Rules, conditional: bool, budget: Budget) -> FetchResult:
         try:
-            return fetch_page(rt, page, state, rules, conditional)
+            return fetch_page(rt, page, state, rules, conditional, budget)
         finally:
             # The body is read: the host's other pages need not wait for what this one costs now.
             rt.fetcher.leave_host(page.url)
@@ -184,7 +185,7 @@ def _second_look(source: Source, state: PageState, rules: Rules, budget: Budget)
 def _fetch(source: Source, state: PageState, rules: Rules, budget: Budget, conditional: bool = True) -> FetchResult:
     """The fetch stage (plainly, in the browser, or an archived capture: the source says)."""
     budget.enter("fetch")
-    return source.fetch(state, rules, conditional)
+    return source.fetch(state, rules, conditional, budget)
 
 
 def _text_of(result: FetchResult, state: PageState, rules: Rules, budget: Budget) -> tuple[str | None, str | None]:
@@ -192,8 +193,7 @@ def _text_of(result: FetchResult, state: PageState, rules: Rules, budget: Budget
     if result.not_modified:
         return None, None
     raw_hash = sha256(result.body)
-    if raw_hash == state.raw_hash and state.extract_sig == rules.signature() and (
-            rules.links == "none" or state.url == result.url):
+    if same_body(result, raw_hash, state, rules):
         return None, raw_hash  # byte-identical body, same rules (and base for links): same text
     budget.enter("extract")
     if result.text is not None:  # `auto` already extracted the plain page to judge it

@@ -18,9 +18,11 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
+from monitor.budget import UNLIMITED, Budget
 from monitor.config import Config, MonitorSettings, PageConfig
 from monitor.extract import ExtractError, Rules, detect_type, extract, noscript_text
 from monitor.fetch import FetchError, FetchResult, host_of
+from monitor.store import sha256
 
 # monitor.browser (asyncio, Playwright's glue) is imported only for a page that is rendered.
 if TYPE_CHECKING:
@@ -40,16 +42,26 @@ _JS_NOTICE = re.compile(
 )
 
 
-def shell_reason(result: FetchResult, rules: Rules, min_text: int) -> tuple[str | None, str | None]:
+def same_body(result: FetchResult, raw_hash: str, state: PageState, rules: Rules) -> bool:
+    """The stored body again, under the same rules (and the same base for links): the same text."""
+    return raw_hash == state.raw_hash and state.extract_sig == rules.signature() and (
+        rules.links == "none" or state.url == result.url)
+
+
+def shell_reason(result: FetchResult, rules: Rules, min_text: int,
+                 budget: Budget = UNLIMITED) -> tuple[str | None, str | None]:
     """(the plain page's text, why it looks like a shell that scripts fill in, or None).
 
-    Pure: the same body and rules give the same answer. Only HTML can be a shell; an extraction
-    failure other than "nothing there" is not a shell but the page's own problem (raised).
+    Pure: the same body and rules give the same answer; the text is the one `check` would
+    extract (links resolved against the page's address, within the check's work budget). Only
+    HTML can be a shell; an extraction failure other than "nothing there" is not a shell but the
+    page's own problem (raised).
     """
     if detect_type(result.body, result.content_type, rules.type) != "html":
         return None, None
     try:
-        text = extract(result.body, content_type=result.content_type, charset=result.charset, rules=rules)
+        text = extract(result.body, content_type=result.content_type, charset=result.charset, rules=rules,
+                       budget=budget, url=result.url)
     except ExtractError as exc:
         if "matched nothing" in str(exc) or str(exc) in ("empty body", "no text left after extraction"):
             return None, str(exc)
@@ -92,8 +104,9 @@ def render_options(settings: MonitorSettings, page: PageConfig) -> RenderOptions
 
 
 def fetch_page(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
-               conditional: bool = True) -> FetchResult:
-    """The page's body as its `fetch` mode says: plain, rendered, or (auto) whichever it needs."""
+               conditional: bool = True, budget: Budget = UNLIMITED) -> FetchResult:
+    """The page's body as its `fetch` mode says: plain, rendered, or (auto) whichever it needs.
+    An `auto` page whose plain body is the stored one, which was not a shell, is not judged again."""
     settings = rt.config.monitor
     mode = rt.config.fetch_of(page)
     if mode == "browser" or (mode == "auto" and state.fetch_mode == "browser"):
@@ -105,7 +118,9 @@ def fetch_page(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
     )
     if mode == "plain" or result.not_modified:
         return result
-    text, why = shell_reason(result, rules, settings.auto_min_text)
+    if state.fetch_mode == "plain" and same_body(result, sha256(result.body), state, rules):
+        return result
+    text, why = shell_reason(result, rules, settings.auto_min_text, budget)
     if why is None:
         result.text = text
         return result

@@ -84,6 +84,37 @@ def test_a_new_link_to_a_pdf_is_a_changed_event_whose_diff_shows_the_link(
     assert f"+ [document] {REPORT} <https://127.0.0.1:{server.port}/archive/h1-2026.pdf>" in lines
 
 
+def test_an_auto_page_that_stays_plain_keeps_its_document_links_and_is_judged_once_per_body(
+        server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`auto` extracts the plain page to judge it; that text is the page's text, so relative links
+    resolve against the page as they do for a plain page. A body judged once is not judged again."""
+    import monitor.fetchmode
+
+    judged: list[str] = []
+    judge = monitor.fetchmode.shell_reason
+    monkeypatch.setattr(monitor.fetchmode, "shell_reason", lambda result, *rest: judged.append(result.url)
+                        or judge(result, *rest))
+    config = write_config([{"id": f"acme-{mode}", "company": "Acme", "url": server.url("/t"), "links": "documents",
+                            "select": ["main"], "fetch": mode} for mode in ("plain", "auto")])
+    rt = runtime_for(config)
+    # No validators, as most CMS pages: every check gets the whole body.
+    server.set("/t", _page(_report_link("reports/h1-2026.pdf"), "Transparency report H2 2025"), etag=False)
+    texts = {}
+    for mode in ("plain", "auto"):
+        outcome = check_page(rt, rt.config.page(f"acme-{mode}"))
+        assert outcome.status == "baseline" and outcome.fetch_mode == "plain", outcome
+        texts[mode] = rt.store.snapshot(outcome.snapshot_id).text
+    assert f"[document] {REPORT} <{server.url('/reports/h1-2026.pdf')}>" in texts["auto"].splitlines()
+    assert texts["auto"] == texts["plain"]
+    assert len(judged) == 1
+    assert check_page(rt, rt.config.page("acme-auto")).status == "unchanged"
+    assert len(judged) == 1  # the same body: already known not to be a shell
+    server.set("/t", _page(_report_link("reports/h2-2026.pdf"), "Transparency report H2 2025"), etag=False)
+    assert check_page(rt, rt.config.page("acme-auto")).status == "changed"
+    assert len(judged) == 2
+
+
 def test_followed_pdf_is_checked_as_its_own_page_and_classified(
         server: PageServer, write_config: Callable[..., Path], runtime_for: Callable[[Path], Any]) -> None:
     config = write_config([{"id": "acme-transparency", "company": "Acme", "url": server.url("/t"),
