@@ -42,6 +42,13 @@ def classifier_repeats(size: int) -> Heavy:
     return Heavy("classifier-repeats", _html("<p>Our policy on government requests.</p>"), _html(f"<p>{text}</p>"))
 
 
+def abbreviation_stops(size: int) -> Heavy:
+    """One line of "Inc. Xyz" stops that are no sentence ends: each rejected stop looked back
+    for its word from the start of the sentence, the whole line so far."""
+    text = "Acme Inc. Xyz " * (size // 14)
+    return Heavy("abbreviation-stops", _html("<p>Our policy on government requests.</p>"), _html(f"<p>{text}</p>"))
+
+
 def diff_alternate_lines(size: int) -> Heavy:
     """Every other line the same repeated line (a table of zeros): no line is unique, so
     patience anchors find nothing and the edit distance is as large as the text."""
@@ -99,6 +106,7 @@ def combining_marks(size: int) -> Heavy:
 
 CASES: dict[str, Callable[[int], Heavy]] = {
     "classifier-repeats": classifier_repeats,
+    "abbreviation-stops": abbreviation_stops,
     "diff-alternate-lines": diff_alternate_lines,
     "pdf-shared-stream": pdf_shared_stream,
     "select-deep-many": select_deep_many,

@@ -33,7 +33,6 @@ _WS = re.compile(r"\s+")
 # Candidate boundary: terminal punctuation, closing quotes/brackets, whitespace, then the next char.
 _TERMINAL = re.compile(r"[.!?…]")  # the first group of _CANDIDATE
 _CANDIDATE = re.compile(r"([.!?…]+)([\"'”’»)\]]*)\s+(?=([\"'“‘«(\[]?)(\S))")
-_LAST_WORD = re.compile(r"(\S+)$")
 _INITIALISM = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]?$")  # U.S  S.A.R  e.g (dot stripped at end)
 _NEXT_WORD = re.compile(r"[\"'“‘«(\[]?([\w'’-]+)")
 
@@ -52,9 +51,11 @@ def _split_line(line: str) -> list[str]:
         if not (nxt.isupper() or nxt.isdigit()):
             continue
         if punct == "." and not closers:
-            word_m = _LAST_WORD.search(line, start, m.start())
-            word = word_m.group(1) if word_m else ""
-            word = word.lstrip("(\"'“‘[")
+            # The word before the stop: back to the last space (lines reach here with single spaces
+            # as their only whitespace). A scan forward from `start` cost the whole line so far for
+            # every rejected candidate, quadratic on "Acme Inc. Xyz Inc. Xyz ...".
+            cut = line.rfind(" ", start, m.start())
+            word = line[cut + 1 if cut >= 0 else start:m.start()].lstrip("(\"'“‘[")
             key = word.lower()
             next_word_m = _NEXT_WORD.match(line, m.end())
             next_word = next_word_m.group(1) if next_word_m else ""
