@@ -213,9 +213,8 @@ def _is_data_request(s: Sentence, start: int, head: int, b: int) -> bool:
             return False  # "requests to remove content", "a request from X to shut down accounts"
     if k < b and low[k] in ("into", "about"):
         return False  # "its inquiry into Facebook"
-    if k < b and low[k] == "for" and k + 1 < s.n and low[k + 1] in ("comment", "comments", "removal",
-                                                                   "assistance?"):
-        return False
+    if k < b and low[k] == "for" and k + 1 < s.n and low[k + 1] in ("comment", "comments", "removal"):
+        return False  # "requests for comment", "requests for removal"
     if k + 1 < b and low[k] in ("from", "by"):
         src = _group(s, k + 1, b)[2]
         if src >= 0 and s.tags[src] & L.NONDATA and not s.tags[src] & L.AUTH_N:
