@@ -53,9 +53,10 @@ from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchPolicy, FetchResult, policy_from_settings
 from monitor.logs import logs_to
 from monitor.models import ARCHIVE
+from monitor.render import event_labels
 from monitor.status import snapshot_state
 from monitor.store import ArchiveState, CheckRecord, PageState, StoreError
-from monitor.vocabulary import CheckStatus, EventKind
+from monitor.vocabulary import CheckStatus
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -398,8 +399,7 @@ def _import_capture(rt: Runtime, client: ArchiveClient, page: PageConfig, arch: 
     if outcome.snapshot_id is not None:
         summary.snapshots += 1
         summary.changes += outcome.change_id is not None
-        summary.events.extend(f"{e.kind}{' ' + e.jurisdiction if e.jurisdiction else ''} {capture.at:%Y-%m-%d}"
-                              for e in outcome.events if e.kind != EventKind.CHANGED)
+        summary.events.extend(f"{label} {capture.at:%Y-%m-%d}" for label in event_labels(outcome.events))
     elif outcome.failed and fetch.error is None and "matched nothing" in (outcome.error or ""):
         if _error_page(client, capture, page):
             summary.skipped["error or login page"] += 1
@@ -444,7 +444,7 @@ def _link_to_live(rt: Runtime, page: PageConfig, arch: ArchiveState) -> str:
     ))
     if recorded.raced:
         raise ArchiveError("another process changed this page's history meanwhile; run import-archive again")
-    typed = [f"{d.kind}{' ' + d.jurisdiction if d.jurisdiction else ''}" for d in drafts if d.kind != EventKind.CHANGED]
+    typed = event_labels(drafts)
     return (f"live snapshot {new.id}: +{diff_stats.added} -{diff_stats.removed} lines since the last capture"
             + (f" ({', '.join(typed)})" if typed else ""))
 

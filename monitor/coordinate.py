@@ -26,6 +26,7 @@ from monitor.check import CheckOutcome, Runtime, check_documents, check_page
 from monitor.config import PageConfig
 from monitor.models import utcnow
 from monitor.store import PageState, Store, StoreError, worker_name
+from monitor.vocabulary import CheckStatus
 
 # A page whose last check started less than this share of its interval ago is fresh: skipped.
 # Below 1 so that a process's own next run still claims it when that run starts a little
@@ -141,7 +142,7 @@ def check_now(rt: Runtime, page: PageConfig) -> CheckOutcome:
     while (state := _claim(rt.store, page.id, worker, settings.lease, 0.0)) is None:
         if time.monotonic() >= give_up:
             _, holder, until = rt.store.claim_info(page.id)
-            return CheckOutcome(page.id, "busy", error=f"being checked by {holder or 'another process'}"
+            return CheckOutcome(page.id, CheckStatus.BUSY, error=f"being checked by {holder or 'another process'}"
                                 f"{f' (claim until {until:%H:%M:%SZ})' if until else ''}")
         time.sleep(_POLL)
     return _check_and_release(rt, page, worker, state)

@@ -35,6 +35,7 @@ from monitor.metrics import TICK, Health, Metrics, MetricsServer, make_app
 from monitor.redact import redact_database_url
 from monitor.sdnotify import Notifier
 from monitor.store import StoreError, worker_name
+from monitor.vocabulary import CheckStatus
 
 log = logging.getLogger("monitor.daemon")
 
@@ -163,7 +164,7 @@ class Daemon:
             self.health.database_ok()
         if self.metrics:
             self.metrics.record_check(page_id, outcome.status, outcome)
-        if any(checked.status == "changed" for checked in outcome.with_documents()):
+        if any(checked.status == CheckStatus.CHANGED for checked in outcome.with_documents()):
             self.last_change = f"{page_id} at {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
             self._deliver()
             self._rebuild_report()

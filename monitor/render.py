@@ -10,8 +10,9 @@ Cheap to import: the classifier (for jurisdiction names) is loaded when a name i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.terminal import printable
 from monitor.vocabulary import KIND_LABELS, PAUSE_KINDS, EventKind
@@ -54,6 +55,13 @@ def jurisdiction_label(code: str) -> str:
     """'HK' -> 'Hong Kong (HK)'; an unknown code as it is."""
     name = jurisdiction_name(code)
     return f"{name} ({code})" if name and name != code else code
+
+
+def event_labels(events: Iterable[Any]) -> list[str]:
+    """The typed events among `events` (recorded or drafts) as "kind jurisdiction", in order;
+    the plain `changed` is left out."""
+    return [f"{e.kind} {e.jurisdiction}" if e.jurisdiction else str(e.kind)
+            for e in events if e.kind != EventKind.CHANGED]
 
 
 def event_line(event: Event) -> str:

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from monitor.cli.common import EXIT_FAILED, EXIT_OK, console, page_ids, runtime
 from monitor.errors import StoreError
+from monitor.render import event_labels
 from monitor.terminal import json_line, printable
-from monitor.vocabulary import CheckStatus, EventKind
+from monitor.vocabulary import CheckStatus
 
 if TYPE_CHECKING:
     from monitor.check import CheckOutcome, Runtime
@@ -141,6 +142,5 @@ def print_outcomes(outcomes: list[CheckOutcome]) -> None:
 def _outcome_detail(o: CheckOutcome) -> str:
     if o.status != CheckStatus.CHANGED:
         return o.error or ""
-    kinds = [f"{e.kind}{' ' + e.jurisdiction if e.jurisdiction else ''}" for e in o.events
-             if e.kind != EventKind.CHANGED]
+    kinds = event_labels(o.events)
     return f"+{o.added} -{o.removed} lines" + (f"; {', '.join(kinds)}" if kinds else "")
