@@ -12,7 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING
 
+from monitor.alerts import deliver_pending
 from monitor.cli.common import EXIT_FAILED, EXIT_OK, console, page_ids, runtime
+from monitor.coordinate import check_now
 from monitor.errors import StoreError
 from monitor.render import event_labels
 from monitor.terminal import json_line, printable
@@ -28,9 +30,6 @@ log = logging.getLogger("monitor.cli")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from monitor.alerts import deliver_pending
-    from monitor.coordinate import check_now
-
     rt = runtime(args)
     gc.freeze()  # see monitor.cli.main
     try:
