@@ -11,6 +11,9 @@ round on fresh databases:
   unchanged  - the same bytes again, fetched whole
   edits      - 10 % of the pages change their text (diff, classify, events, outbox)
 and the start-up alone (an empty page list, the database made), with the targets the figures are held to.
+Then the floor under every start-up: a bare interpreter, and one that only imports the libraries
+`check` cannot start without (SQLModel and requests, both required; pydantic, tomllib and lxml).
+The checkout's modules are compiled to bytecode first, as pip does for an installed package.
 The daemon (`--daemon`): `policy-monitor run` over the same pages every 20 s, its CPU over three
 steady intervals (scheduler, heartbeats and all) divided by the re-checks it made, with the server
 answering 304 and without validators.
@@ -39,7 +42,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Usage, ensure_urlwatch, measure, serve_pages, write_urlwatch_files
+from bench.common import (
+    Usage,
+    compile_package,
+    ensure_urlwatch,
+    library_floor,
+    measure,
+    serve_pages,
+    write_urlwatch_files,
+)
 
 
 def write_config(path: Path, urls: list[str], interval: str = "1h") -> None:
@@ -124,6 +135,10 @@ def bench_pass(n: int, use_peer: bool, repeat: int) -> None:
 # Whole-process targets, as ratios of urlwatch's CPU on the same pass (ours <= ratio x urlwatch's).
 WHOLE_TARGETS = {"first": 1.5, "unchanged": 0.5, "edits": 0.8}
 STARTUP_TARGET_S = 0.3
+# What `check` cannot start without: the required SQLModel (with SQLAlchemy) and requests, then
+# pydantic (the config's models) and lxml (extraction). Their import alone is the start-up's floor.
+FLOOR_REQUIRED = "sqlmodel, requests"
+FLOOR_ALL = "sqlmodel, requests, pydantic, tomllib, lxml.html"
 
 
 def bench_whole(n: int, use_peer: bool, repeat: int) -> dict[str, dict[str, float]]:
@@ -175,6 +190,13 @@ def bench_whole(n: int, use_peer: bool, repeat: int) -> dict[str, dict[str, floa
     print(f"  start-up   policy-monitor check, empty page list: {_median(startup) * 1000:.0f} ms CPU "
           f"[{min(startup) * 1000:.0f}-{max(startup) * 1000:.0f}] (target <= {STARTUP_TARGET_S * 1000:.0f} ms: "
           f"{verdict})", flush=True)
+    bare, required, libraries = library_floor("sys"), library_floor(FLOOR_REQUIRED), library_floor(FLOOR_ALL)
+    print(f"  floor      a bare interpreter {bare * 1000:.0f} ms; importing {FLOOR_REQUIRED} (required) "
+          f"{required * 1000:.0f} ms; with pydantic, tomllib and lxml {libraries * 1000:.0f} ms CPU", flush=True)
+    if use_peer and "unchanged" in results and "peer_ms" in results["unchanged"]:
+        half = WHOLE_TARGETS["unchanged"] * results["unchanged"]["peer_ms"] * n / 1000
+        print(f"             the unchanged target at {n} pages is {half * 1000:.0f} ms CPU for the whole process",
+              flush=True)
     return results
 
 
@@ -269,6 +291,7 @@ def main() -> None:
                         help="only the whole-process passes without validators, or only the per-page ones")
     parser.add_argument("--daemon", action="store_true", help="also the daemon's CPU per re-check (about 3 minutes)")
     args = parser.parse_args()
+    compile_package()
     if args.only is None:
         bench_diff()
     if args.diff_only:

@@ -161,6 +161,21 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None 
                  proc.returncode)
 
 
+def compile_package() -> None:
+    """Bytecode for the checkout's own modules, as pip writes it for an installed package (and
+    for the peer). Without it, an environment that sets PYTHONDONTWRITEBYTECODE (as this one does)
+    has every process compile the package again, and start-up measures the compiler."""
+    import compileall
+
+    compileall.compile_dir(ROOT / "monitor", quiet=1)
+
+
+def library_floor(modules: str, runs: int = 5) -> float:
+    """Median CPU seconds of a fresh interpreter that only imports `modules`."""
+    cpus = [measure([sys.executable, "-c", f"import {modules}"]).cpu for _ in range(runs)]
+    return sorted(cpus)[len(cpus) // 2]
+
+
 def ensure_urlwatch() -> Path | None:
     """urlwatch from PyPI in bench/.peer-venv (created on first use); None if it cannot be had."""
     exe = PEER_VENV / "bin" / "urlwatch"

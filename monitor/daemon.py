@@ -456,13 +456,18 @@ class Daemon:
 
 
 def check_bound(config: Config, longest_fetch: float) -> float:
-    """Seconds past which a page check is hung, not slow: two fetches (a confirming second look)
-    with their waits for the host, the pause between them, the work budget twice (CPU seconds;
-    the workers share the interpreter, so it can take that many times longer) and the database."""
+    """Seconds past which a page's job is hung, not slow. One check: two fetches (a confirming
+    second look) with their waits for the host, the pause between them, the work budget twice (CPU
+    seconds; the workers share the interpreter, so it can take that many times longer) and the
+    database. A page that follows documents checks each of them in the same job, as a check of its
+    own with the page's budget: up to `follow_max` more."""
     settings = config.monitor
-    budget = max((config.work_budget_of(page) for page in config.pages), default=settings.work_budget)
-    return 2 * longest_fetch + settings.confirm_delay + 2 * budget * settings.workers + _DATABASE_WAITS
 
+    def one_check(budget: float) -> float:
+        return 2 * longest_fetch + settings.confirm_delay + 2 * budget * settings.workers + _DATABASE_WAITS
+
+    return max((one_check(config.work_budget_of(page)) * (1 + (page.follow_max if page.follows else 0))
+                for page in config.pages), default=one_check(settings.work_budget))
 
 
 def _report_browser_problems(config: Config) -> None:

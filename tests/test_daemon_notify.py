@@ -166,3 +166,19 @@ def test_watchdog_is_pinged_only_while_workers_make_progress(server: PageServer,
         release.set()
         daemon.rt.close()
         listener.close()
+
+
+def test_the_hang_bound_covers_the_documents_a_page_follows(write_config: Callable[..., Path]) -> None:
+    """A page's job checks the documents it follows after the page, each a check of its own: a
+    job with five slow documents is slow, not hung, and must not stop the watchdog's pings."""
+    from monitor.config import load_config
+    from monitor.daemon import check_bound
+
+    plain = load_config(write_config([{"id": "a", "url": "https://example.org/a"}]))
+    following = load_config(write_config([{"id": "a", "url": "https://example.org/a"},
+                                          {"id": "b", "url": "https://example.org/b", "links": "documents",
+                                           "follow": True, "follow_max": 5}]))
+    one = check_bound(plain, 30.0)
+    assert one >= 2 * 30.0
+    assert check_bound(following, 30.0) == pytest.approx(6 * one)
+    assert check_bound(load_config(write_config([])), 30.0) == pytest.approx(one)
