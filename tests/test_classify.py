@@ -307,6 +307,20 @@ def test_relevant_changes_are_signed_sentences() -> None:
     assert relevant_changes(new, moved) == []
 
 
+def test_relevant_changes_see_sentences_not_lines() -> None:
+    """Only lines that differ are split into sentences; sentences re-wrapped into other lines are
+    no change, and a sentence that appears once more is one."""
+    paused = "We have paused processing data requests from Hong Kong police."
+    review = "We review every request from Russian police."
+    old = f"Requests\n{paused} {review}\nLast updated: May.\n{review}"
+    rewrapped = f"Requests\n{paused}\n{review}\nLast updated: May.\n{review}"
+    assert relevant_changes(old, rewrapped) == []
+    assert relevant_changes(old, rewrapped + f"\n{review}") == [f"+ {review}"]
+    assert relevant_changes(old + f"\n{review}", rewrapped) == [f"- {review}"]
+    assert relevant_changes(old, old.replace(paused, "We resumed processing data requests from Hong Kong police.")) == [
+        f"- {paused}", "+ We resumed processing data requests from Hong Kong police."]
+
+
 def test_relevant_changes_are_capped() -> None:
     new = "\n".join(f"We received {n} requests from Russian police." for n in range(500))
     found = relevant_changes("", new)

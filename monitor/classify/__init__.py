@@ -205,8 +205,12 @@ def is_relevant(sentence: str) -> bool:
 def relevant_changes(old_text: str, new_text: str, limit: int = MAX_RELEVANT, budget: Budget = UNLIMITED) -> list[str]:
     """Removed ('- ') and added ('+ ') sentences that speak of government data requests, removed
     first, each in its text's order; sentences only moved are not changes."""
-    old = split_sentences(old_text or "")
-    new = split_sentences(new_text or "")
+    # A line found in both texts (as often) holds the same sentences on both sides, so only the
+    # other lines are split: what a page's edit leaves alone costs a count, not a segmentation.
+    old_lines, new_lines = (old_text or "").splitlines(), (new_text or "").splitlines()
+    shared = Counter(old_lines) & Counter(new_lines)
+    old = split_sentences("\n".join(_unshared(old_lines, shared)))
+    new = split_sentences("\n".join(_unshared(new_lines, shared)))
     old_count, new_count = Counter(old), Counter(new)
     out: list[str] = []
     for sign, sentences, mine, other in (("- ", old, old_count, new_count), ("+ ", new, new_count, old_count)):
@@ -220,6 +224,18 @@ def relevant_changes(old_text: str, new_text: str, limit: int = MAX_RELEVANT, bu
                 if is_relevant(sentence):
                     clipped = sentence if len(sentence) <= MAX_RELEVANT_CHARS else sentence[:MAX_RELEVANT_CHARS] + "…"
                     out.append(sign + clipped)
+    return out
+
+
+def _unshared(lines: list[str], shared: Counter[str]) -> list[str]:
+    """`lines` in order, less the first `shared[line]` occurrences of each."""
+    left = shared.copy()
+    out: list[str] = []
+    for line in lines:
+        if left[line] > 0:
+            left[line] -= 1
+        else:
+            out.append(line)
     return out
 
 
