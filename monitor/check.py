@@ -439,8 +439,9 @@ def _changed(check: _Check, result: FetchResult, version: Version) -> CheckRecor
     from monitor.classify import rules_version
     from monitor.status import snapshot_state
 
-    found = compare(old_text, version.text, page.company,
-                    snapshot_state(rt.store, state.snapshot_id, old_text, page.company), check.budget)
+    check.budget.enter("classify")
+    old_state = snapshot_state(rt.store, state.snapshot_id, old_text, page.company, check.budget)
+    found = compare(old_text, version.text, page.company, old_state, check.budget)
     return check.finished(result, CheckStatus.CHANGED, etag=result.etag, last_modified=result.last_modified,
                           version=version, comparison=found, said=found.said, said_sig=rules_version())
 

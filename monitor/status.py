@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.budget import UNLIMITED, Budget
 from monitor.classify import LIFT, PAUSE, Statement, TextState, rules_version
 from monitor.classify import state as text_state_of
 from monitor.models import Event, Page
@@ -35,13 +36,15 @@ def _state_of(rows: list[StatementRow]) -> TextState:
     return TextState.of(found)
 
 
-def snapshot_state(store: Store, snapshot_id: int | None, text: str, company: str | None) -> TextState:
-    """A stored snapshot's state: its rows when these rules made them, else computed from its text."""
+def snapshot_state(store: Store, snapshot_id: int | None, text: str, company: str | None,
+                   budget: Budget = UNLIMITED) -> TextState:
+    """A stored snapshot's state: its rows when these rules made them, else computed from its text
+    (within `budget`, a check's: the old text may be as large as any)."""
     if snapshot_id is not None:
         rows = store.statements_of(snapshot_id, rules_version())
         if rows is not None:
             return _state_of(rows)
-    return text_state_of(text, company)
+    return text_state_of(text, company, budget)
 
 
 def refresh(store: Store, companies: dict[str, str] | None = None) -> int:

@@ -298,3 +298,27 @@ def test_the_host_is_not_held_while_a_page_is_worked_on(server: PageServer, two_
     assert getattr(outcomes["a"], "status", None) == "changed" and getattr(outcomes["b"], "status", None) == "baseline"
     assert finished["b"] < finished["a"], "page b waited for page a's whole check"
     assert [p for p, _ in server.requests].count("/a") == 3  # baseline, first and second look
+
+
+def test_an_old_text_classified_again_stops_at_the_budget(tmp_path: Path) -> None:
+    """A change whose old snapshot has no statements under the current rules classifies the old
+    text again: inside the check's budget, at every sentence, like the new text."""
+    from monitor.status import snapshot_state
+    from monitor.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        clock = [0.0]
+
+        def ticking() -> float:
+            clock[0] += 0.001  # each look at the clock: a millisecond of work
+            return clock[0]
+
+        text = "\n".join(f"We received {n} requests from police in Hong Kong." for n in range(100_000))
+        with pytest.raises(WorkBudgetExceeded, match="in classify"):
+            budget = Budget(0.05, clock=ticking)
+            budget.enter("classify")
+            snapshot_state(store, None, text, "Acme", budget)
+        assert snapshot_state(store, None, text[:200], "Acme").paused == {}
+    finally:
+        store.close()
