@@ -258,10 +258,10 @@ nouns(AUTH_N, "government", "authority", "police", "law enforcement", "court", "
       "sheriff's office", "security bureau", "interior ministry", "public prosecutor", "immigration agent",
       "immigration official", "customs official")
 words(AUTH_N, "police", "fbi", "fsb", "kgb", "ice", "cbp", "nsa", "doj", "dhs", "tatmadaw", "kremlin",
-      "roskomnadzor", "prc", "ccp", "authorities", "cops", "knpa", "pcpd", "spu")
+      "roskomnadzor", "prc", "ccp", "authorities", "cops", "knpa")
 nouns(CHANNEL_N, "tool", "feature", "program", "programme", "portal", "mechanism", "process", "integration",
       "access", "ability", "option", "capability", "channel", "function", "functionality", "pipeline",
-      "arrangement", "system", "avenue", "service for police", "request tool", "interface", "platform")
+      "arrangement", "system", "avenue", "request tool", "interface", "platform")
 nouns(NONDATA, "sale", "advertising", "advertisement", "ad", "sign up", "sign-up", "signup", "registration",
       "membership", "member", "service", "operation", "business", "export", "product", "account",
       "subscription", "renewal", "hiring", "training", "monetization", "monetisation", "news", "page",
