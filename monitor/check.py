@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from monitor.budget import UNLIMITED, Budget
-from monitor.config import Config, MonitorSettings, PageConfig
+from monitor.config import FOLLOW_MAX_LIMIT, Config, MonitorSettings, PageConfig
 from monitor.errors import PageError, SourceUnavailable
 from monitor.extract import ExtractError, Rules, extract
 from monitor.fetch import Fetcher, FetchError, FetchResult, policy_from_settings
@@ -78,6 +78,25 @@ class Runtime:
                 self.shared_browser = Browser(settings.browser_path, settings.browser_renders, settings.browser_memory,
                                               self.fetcher.resolver)
             return self.shared_browser
+
+    def stored_document_links(self, snapshot_id: int | None) -> list[str]:
+        """The document links of a stored snapshot's text. Snapshots never change, and a page that
+        follows documents needs them at every check, unchanged ones included: read once per process."""
+        if snapshot_id is None:
+            return []
+        return self._document_links(snapshot_id)
+
+    def __post_init__(self) -> None:
+        # Keyed by snapshot: a page's latest one is asked for again and again. Only as many links
+        # as a page may follow are kept (a text may list thousands).
+        @functools.lru_cache(maxsize=256)
+        def links(snapshot_id: int) -> list[str]:
+            from monitor.documents import document_urls
+
+            snapshot = self.store.snapshot(snapshot_id)
+            return document_urls(snapshot.text)[:FOLLOW_MAX_LIMIT] if snapshot else []
+
+        self._document_links = links
 
     def close(self) -> None:
         if self.shared_browser is not None:
@@ -302,10 +321,11 @@ def check_page(rt: Runtime, page: PageConfig, state: PageState | None = None,
     )
     _log_outcome(page, outcome, rec)
     if page.follows and source.live and outcome.status in _FOLLOW_AFTER:
-        from monitor.documents import followed_pages
+        from monitor.documents import document_urls, followed_pages
 
-        text = rec.version.text if rec.version is not None else _stored_text(rt, state.snapshot_id)
-        outcome.follow = followed_pages(page, text)
+        urls = document_urls(rec.version.text) if rec.version is not None else \
+            rt.stored_document_links(state.snapshot_id)
+        outcome.follow = followed_pages(page, urls)
     return check_documents(rt, outcome) if follow else outcome
 
 
@@ -496,11 +516,6 @@ def _record(check: _Check, rec: CheckRecord) -> tuple[CheckRecord, Recorded]:
 # after a failure or a lost race they are not checked: the next check of the page does it.
 _FOLLOW_AFTER = frozenset({CheckStatus.BASELINE, CheckStatus.CHANGED, CheckStatus.UNCHANGED,
                            CheckStatus.NOT_MODIFIED, CheckStatus.UNCONFIRMED})
-
-
-def _stored_text(rt: Runtime, snapshot_id: int | None) -> str:
-    snapshot = rt.store.snapshot(snapshot_id) if snapshot_id is not None else None
-    return snapshot.text if snapshot else ""
 
 
 def _log_outcome(page: PageConfig, outcome: CheckOutcome, rec: CheckRecord) -> None:

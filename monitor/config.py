@@ -99,6 +99,7 @@ AlertInterval = duration(1, 3600)
 Lease = duration(1, _DAY)
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 MAX_BYTES_LIMIT = 1 << 30  # a body is held in memory: a policy page of a gigabyte is a mistake
+FOLLOW_MAX_LIMIT = 20  # documents checked per check of a page, at most
 
 
 def expand_env(text: str) -> str:
@@ -350,7 +351,7 @@ class PageConfig(_Strict):
     follow: bool | str | list[str] = False
     # At most this many document links are checked per check of the page (0: list them only).
     # Each is a fetch with its own deadline, so a check of the page takes at most this many more.
-    follow_max: int = Field(5, ge=0, le=20)
+    follow_max: int = Field(5, ge=0, le=FOLLOW_MAX_LIMIT)
 
     @field_validator("id")
     @classmethod

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from lxml import etree
@@ -146,13 +146,14 @@ def parent_of(page_id: str, parents: Iterable[str]) -> str | None:
     return next((parent for parent in parents if parent[:82] == head), None)
 
 
-def followed_pages(page: PageConfig, text: str) -> list[PageConfig]:
-    """The pages a check of `page` goes on to check: its first `follow_max` document links."""
+def followed_pages(page: PageConfig, urls: Sequence[str]) -> list[PageConfig]:
+    """The pages a check of `page` goes on to check: the first `follow_max` of its text's document
+    links (`document_urls`)."""
     if not page.follows:
         return []
     return [
         PageConfig(id=document_page_id(page.id, url), company=page.company, url=url, interval=page.interval,
                    jitter=page.jitter, confirm=page.confirm, confirm_shrink=page.confirm_shrink,
                    work_budget=page.work_budget)
-        for url in document_urls(text)[:page.follow_max]
+        for url in urls[:page.follow_max]
     ]

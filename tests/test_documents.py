@@ -215,13 +215,13 @@ def test_derived_ids_and_followed_pages() -> None:
                       follow_max=2)
     text = "x\n[document] A <https://example.org/a.pdf>\n[document] <https://example.org/b.pdf>\n" \
            "[document] C <https://example.org/c.pdf>"
-    pages = followed_pages(page, text)
+    pages = followed_pages(page, document_urls(text))
     assert [p.url for p in pages] == ["https://example.org/a.pdf", "https://example.org/b.pdf"]
     assert [p.id for p in pages] == [document_page_id(parent, p.url) for p in pages]
     assert all(len(p.id) <= 100 and p.company == "C" and not p.follows for p in pages)
     assert len({p.id for p in pages}) == 2
     assert parent_of(pages[0].id, ["other", parent]) == parent and parent_of(parent, [parent]) is None
-    assert followed_pages(page.model_copy(update={"follow": False}), text) == []
+    assert followed_pages(page.model_copy(update={"follow": False}), document_urls(text)) == []
 
 
 @pytest.mark.parametrize(("keys", "problem"), [
