@@ -28,6 +28,26 @@ from monitor.vocabulary import CheckStatus, DeliveryStatus, EventKind, Statement
 RAW_COMPRESSION = 1
 
 
+def _page_state(rec: CheckRecord, status: str) -> dict[str, Any]:
+    """The page row's columns after a check (its state for the next one), by column name."""
+    values: dict[str, Any] = {
+        "last_status": status, "last_error": rec.error, "failures": rec.failures, "gone": rec.gone,
+        "pending_hash": rec.pending_hash, "company": rec.company, "url": rec.url,
+    }
+    # The start, not the end: intervals run start to start, so a slow check does not push the
+    # page's next claim (monitor.coordinate) later by its own duration. A re-extraction fetched
+    # nothing: it must not make the page look freshly checked.
+    if rec.status != CheckStatus.REEXTRACTED:
+        values["last_checked_at"] = rec.started_at
+    if rec.status in FETCHED:
+        values["last_success_at"] = rec.started_at
+    if not rec.keep_validators:
+        values.update(etag=rec.etag, last_modified=rec.last_modified)
+    if rec.fetch_mode and rec.status != CheckStatus.FAILED:
+        values["fetch_mode"] = rec.fetch_mode
+    return values
+
+
 class Recording(Database):
     @cached_property
     def _raw_insert(self) -> Any:
@@ -145,19 +165,7 @@ class Recording(Database):
                 "duration_ms": int((rec.finished_at - rec.started_at).total_seconds() * 1000),
                 "snapshot_id": snapshot_id, "worker": me,
             })
-            # The start, not the end: intervals run start to start, so a slow check does not
-            # push the page's next claim (monitor.coordinate) later by its own duration. A
-            # re-extraction fetched nothing: it must not make the page look freshly checked.
-            if rec.status != CheckStatus.REEXTRACTED:
-                page_values["last_checked_at"] = rec.started_at
-            if rec.status in FETCHED:
-                page_values["last_success_at"] = rec.started_at
-            page_values.update(last_status=status, last_error=rec.error, failures=rec.failures, gone=rec.gone,
-                               pending_hash=rec.pending_hash, company=rec.company, url=rec.url)
-            if not rec.keep_validators:
-                page_values.update(etag=rec.etag, last_modified=rec.last_modified)
-            if rec.fetch_mode and rec.status != CheckStatus.FAILED:
-                page_values["fetch_mode"] = rec.fetch_mode
+            page_values.update(_page_state(rec, status))
             # A claim of this process is released (checked: free for the next interval); the row is
             # locked, so the claim is still the one read above.
             params = {f"b_{key}": value for key, value in page_values.items()}
@@ -174,19 +182,8 @@ class Recording(Database):
 
     def _record_check_only(self, rec: CheckRecord, me: str) -> Recorded:
         """The common case, nothing new to store: one check row and the page's state, no reads."""
-        values: dict[str, Any] = {
-            "b_last_status": rec.status, "b_last_error": rec.error, "b_failures": rec.failures, "b_gone": rec.gone,
-            "b_pending_hash": rec.pending_hash, "b_company": rec.company, "b_url": rec.url, "b_me": me,
-            "b_id": rec.page_id,
-        }
-        if rec.status != CheckStatus.REEXTRACTED:
-            values["b_last_checked_at"] = rec.started_at
-        if rec.status in FETCHED:
-            values["b_last_success_at"] = rec.started_at
-        if not rec.keep_validators:
-            values.update(b_etag=rec.etag, b_last_modified=rec.last_modified)
-        if rec.fetch_mode and rec.status != CheckStatus.FAILED:
-            values["b_fetch_mode"] = rec.fetch_mode
+        values = {f"b_{key}": value for key, value in _page_state(rec, rec.status).items()}
+        values.update(b_me=me, b_id=rec.page_id)
         with self.engine.begin() as conn:
             updated = conn.execute(_page_update(frozenset(values)), values).rowcount
             if updated == 0:
