@@ -24,7 +24,7 @@ _SOFT_ABBREV = frozenset({"inc", "ltd", "co", "corp", "llc", "plc", "bv", "gmbh"
 _OPENERS = frozenset({
     "We", "Our", "The", "This", "These", "That", "Those", "It", "Its", "In", "On", "At", "As", "For", "From",
     "If", "However", "They", "Their", "A", "An", "All", "Any", "Since", "Following", "After", "Before",
-    "When", "While", "Google", "Microsoft", "Meta", "Apple", "Twitter", "Facebook", "You", "Your", "He",
+    "When", "While", "You", "Your", "He",
     "She", "There", "Requests", "Data", "Effective", "To", "Starting", "Until", "Beginning", "Today",
 })
 
