@@ -531,6 +531,16 @@ class Browser:
             log.info("browser: started %s %s", executable, self._browser.version)
             return self._browser
 
+    async def _went_away(self) -> bool:
+        """After a call to the browser failed: whether the browser is gone. A killed Chromium takes
+        a moment to become a zombie, and Playwright to notice the closed connection, while the call
+        already fails ('... has been closed'): either sign counts, within a second."""
+        for _ in range(10):
+            if self._browser is None or not self._browser.is_connected() or _dead(self._browser_pid):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
     def _kill(self, pid: int | None) -> None:
         if pid:
             _kill([pid, *_descendants(pid)])
@@ -558,7 +568,7 @@ class Browser:
                 try:
                     context = await self._new_context(proxy, options)
                 except Exception:
-                    if not _dead(self._browser_pid):
+                    if not await self._went_away():
                         raise
                     context = await self._new_context(proxy, options)  # it died just now: a new one
                 result = await self._load(context, url, options, stage, crashed, started)
