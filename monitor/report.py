@@ -225,6 +225,7 @@ class _Delta:
     events: list[Event]
     changes: list[Change]
     snapshots: dict[str, int]  # page id -> how many new snapshots
+    archived: set[str]  # pages with new archived snapshots: they go before the live ones
 
 
 @dataclass
@@ -315,7 +316,7 @@ class _Site:
         except (KeyError, TypeError, ValueError, IndexError):
             return None
         delta = _Delta(self.store.events_after(built["events"][0]), self.store.changes_after(built["changes"][0]),
-                       self.store.snapshots_after(built["snapshots"][0]))
+                       *self.store.snapshots_after(built["snapshots"][0]))
         # Ids only grow and rows are never deleted, so more rows than the build's plus those
         # after its last id means a row committed late under an older id (PostgreSQL hands out
         # ids before commit), which the delta missed.
@@ -358,7 +359,8 @@ class _Site:
         known = set(state.get("pages") or [])
         touched = {*new_events, *delta.snapshots, *(change.page_id for change in delta.changes)}
         for page_id in self.page_ids:
-            if page_id not in known:
+            if page_id not in known or page_id in delta.archived:
+                # Archived snapshots of a page checked live go before its live ones: every part moves.
                 self._write_page(page_id, None)
             elif page_id in touched:
                 self._write_page(page_id, (new_events.get(page_id, 0), delta.snapshots.get(page_id, 0)))
@@ -491,12 +493,13 @@ class _Site:
 
 def _chunks(fetch: Callable[..., list[Any]], first: int, last: int, size: int) -> Iterator[tuple[int, list[Any]]]:
     """Parts first+1..last of a list `size` rows each, oldest first, from `fetch(after=, offset=,
-    limit=)` (Store.event_slice, Store.snapshot_rows): one offset to find the first part, then by
-    id, as an offset for every part would read the list again and again."""
-    after: int | None = None
+    limit=)` (Store.event_slice, Store.snapshot_rows): one offset to find the first part, then
+    after the last row of the part before, as an offset for every part would read the list again
+    and again."""
+    after: Any = None
     for index in range(first, last):
         chunk = fetch(after=after, offset=index * size, limit=size)
-        after = chunk[-1].id if chunk else after
+        after = chunk[-1] if chunk else after
         yield index + 1, chunk
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -572,3 +573,27 @@ def test_report_marks_archived_versions_and_links_their_captures(
     feed = feedparser.parse((out / "feed.xml").read_bytes())
     pause = next(e for e in feed.entries if "paused" in e.title)
     assert capture in [link.href for link in pause.links if link.rel == "via"]
+
+
+def test_report_lists_a_live_page_s_imported_history_before_its_live_snapshots(
+    archive: FakeArchive, server: PageServer, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Captures imported after the page was checked live get larger ids, but they are older: the
+    report's snapshot lists put them first in time (last in the newest-first table), and its
+    incremental rebuild after the import writes what a full build writes."""
+    server.set("/gov", LIVE)
+    live_url = server.url("/gov")
+    zoom_archive(archive, live_url)
+    config = archive_config(write_config, archive, pages=[{**PAGE, "url": live_url}])
+    out, fresh = tmp_path / "site", tmp_path / "fresh"
+    assert run_cli("check", "--config", str(config)).returncode == 0
+    assert run_cli("report", "--out", str(out), "--config", str(config)).returncode == 0
+    assert import_cli(config, "--all").returncode == 0
+    assert run_cli("report", "--out", str(out), "--config", str(config)).returncode == 0  # incremental
+    assert run_cli("report", "--out", str(fresh), "--config", str(config)).returncode == 0
+
+    page = (out / "pages" / "zoom-government-requests.html").read_text()
+    assert page == (fresh / "pages" / "zoom-government-requests.html").read_text()
+    table = page.split('<table class="history">')[-1]
+    ids = [int(i) for i in re.findall(r'data-snapshot-id="(\d+)"', table)]
+    assert ids == [1, 5, 4, 3, 2]  # the live baseline (id 1), then the captures, newest first

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import and_, bindparam, case, func, or_
 from sqlmodel import select
 
 from monitor.models import ARCHIVE, Change, Check, Event, Page, RawBody, Snapshot, Statement
@@ -100,28 +100,29 @@ class Reads(Database):
         with self.session() as session:
             return list(session.exec(select(Change).where(Change.id > change_id).order_by(Change.id)))  # type: ignore
 
-    def snapshots_after(self, snapshot_id: int) -> dict[str, int]:
-        """Pages with snapshots newer than `snapshot_id`, and how many each."""
+    def snapshots_after(self, snapshot_id: int) -> tuple[dict[str, int], set[str]]:
+        """Pages with snapshots newer than `snapshot_id` (recorded later), and how many each; and
+        the pages among them that got archived ones."""
         # Counted here: with GROUP BY, SQLite would scan the page index instead of the id range.
         with self.engine.connect() as conn:
-            return dict(Counter(row[0] for row in conn.execute(select(_snap_c.page_id).where(
-                _snap_c.id > snapshot_id))))
+            rows = conn.execute(select(_snap_c.page_id, _snap_c.origin).where(_snap_c.id > snapshot_id)).all()
+        return dict(Counter(row[0] for row in rows)), {row[0] for row in rows if row[1] == ARCHIVE}
 
     def count_events(self, query: EventQuery | None = None) -> int:
         conditions = query.where() if query else []
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(Event).where(*conditions)).scalar_one())
 
-    def event_slice(self, query: EventQuery, *, newest: int | None = None, after: int | None = None,
+    def event_slice(self, query: EventQuery, *, newest: int | None = None, after: Event | None = None,
                     offset: int = 0, limit: int = 0) -> list[Event]:
         """A query's `newest` latest events (newest first), or `limit` of them oldest first: those
-        with an id above `after`, else from `offset` (an offset is read through: use it once)."""
+        after the event `after`, else from `offset` (an offset is read through: use it once)."""
         with self.session() as session:
             statement = select(Event).where(*query.where())
             if newest is not None:
                 statement = statement.order_by(Event.id.desc()).limit(newest)  # type: ignore[union-attr]
             elif after is not None:
-                statement = statement.where(Event.id > after).order_by(Event.id).limit(limit)  # type: ignore
+                statement = statement.where(Event.id > after.id).order_by(Event.id).limit(limit)  # type: ignore
             else:
                 statement = statement.order_by(Event.id).offset(offset).limit(limit)  # type: ignore[arg-type]
             return list(session.exec(statement))
@@ -155,21 +156,26 @@ class Reads(Database):
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).where(_snap_c.page_id == page_id)).scalar_one())
 
-    def snapshot_rows(self, page_id: str, *, newest: int | None = None, after: int | None = None,
+    def snapshot_rows(self, page_id: str, *, newest: int | None = None, after: SnapshotRow | None = None,
                       offset: int = 0, limit: int = 0) -> list[SnapshotRow]:
-        """A page's snapshots without their text (its line count instead), sliced as `event_slice`."""
+        """A page's snapshots without their text (its line count instead), in time order: archived
+        ones first (an import may record them after live ones), each part by id. Sliced as
+        `event_slice`, `after` being the last row of the slice before."""
         # Lines counted by the database: the texts themselves never leave it.
         lines = func.length(_snap_c.text) - func.length(func.replace(_snap_c.text, bindparam("nl", "\n"), "")) + 1
+        live = case((_snap_c.origin == ARCHIVE, 0), else_=1)
         statement = select(_snap_c.id, _snap_c.created_at, _snap_c.origin, lines, Change.id, Change.added,
                            Change.removed, _snap_c.source).select_from(Snapshot.__table__.outerjoin(  # type: ignore[attr-defined]
                                Change.__table__, Change.snapshot_id == _snap_c.id)).where(  # type: ignore
                                _snap_c.page_id == page_id)
         if newest is not None:
-            statement = statement.order_by(_snap_c.id.desc()).limit(newest)
+            statement = statement.order_by(live.desc(), _snap_c.id.desc()).limit(newest)
         elif after is not None:
-            statement = statement.where(_snap_c.id > after).order_by(_snap_c.id).limit(limit)
+            after_live = int(after.origin != ARCHIVE)
+            statement = statement.where(or_(live > after_live, and_(live == after_live, _snap_c.id > after.id))) \
+                .order_by(live, _snap_c.id).limit(limit)
         else:
-            statement = statement.order_by(_snap_c.id).offset(offset).limit(limit)
+            statement = statement.order_by(live, _snap_c.id).offset(offset).limit(limit)
         with self.engine.connect() as conn:
             return [SnapshotRow(*row) for row in conn.execute(statement)]
 
