@@ -531,12 +531,13 @@ class Browser:
             log.info("browser: started %s %s", executable, self._browser.version)
             return self._browser
 
-    async def _went_away(self) -> bool:
-        """After a call to the browser failed: whether the browser is gone. A killed Chromium takes
-        a moment to become a zombie, and Playwright to notice the closed connection, while the call
-        already fails ('... has been closed'): either sign counts, within a second."""
+    async def _went_away(self, browser: Chromium) -> bool:
+        """After a call to `browser` failed: whether it is gone. A killed Chromium takes a moment to
+        become a zombie, and Playwright to notice the closed connection, while the call already
+        fails ('... has been closed'): either sign counts, within a second; so does a browser that
+        another render has already replaced."""
         for _ in range(10):
-            if self._browser is None or not self._browser.is_connected() or _dead(self._browser_pid):
+            if browser is not self._browser or not browser.is_connected() or _dead(self._browser_pid):
                 return True
             await asyncio.sleep(0.1)
         return False
@@ -565,12 +566,14 @@ class Browser:
                                                                  self.resolver, options.allow_private)
                 stage[0] = "starting the browser"
                 proxy = await guard.start()
+                browser = await self._ensure_browser()
                 try:
-                    context = await self._new_context(proxy, options)
+                    context = await self._new_context(browser, proxy, options)
                 except Exception:
-                    if not await self._went_away():
+                    if not await self._went_away(browser):
                         raise
-                    context = await self._new_context(proxy, options)  # it died just now: a new one
+                    # it died just now: a new one (another render may have started it already)
+                    context = await self._new_context(await self._ensure_browser(), proxy, options)
                 result = await self._load(context, url, options, stage, crashed, started)
             if guard.refused:
                 log.info("browser: %s: refused %d connection(s) the page tried: %s", url, len(guard.refused),
@@ -597,8 +600,7 @@ class Browser:
                 loop = asyncio.get_running_loop()
                 self._idle = loop.call_later(_IDLE_STOP, lambda: asyncio.ensure_future(self._stop_if_idle()))
 
-    async def _new_context(self, proxy: str, options: RenderOptions) -> BrowserContext:
-        browser = await self._ensure_browser()
+    async def _new_context(self, browser: Chromium, proxy: str, options: RenderOptions) -> BrowserContext:
         return await browser.new_context(
             proxy={"server": proxy}, user_agent=options.user_agent, accept_downloads=False,
             service_workers="block", java_script_enabled=True, locale="en-US", timezone_id="UTC",

@@ -79,22 +79,25 @@ class Runtime:
                                               self.fetcher.resolver)
             return self.shared_browser
 
-    def stored_document_links(self, snapshot_id: int | None) -> list[str]:
+    def stored_document_links(self, snapshot_id: int | None) -> tuple[str, ...]:
         """The document links of a stored snapshot's text. Snapshots never change, and a page that
         follows documents needs them at every check, unchanged ones included: read once per process."""
         if snapshot_id is None:
-            return []
+            return ()
         return self._document_links(snapshot_id)
 
     def __post_init__(self) -> None:
         # Keyed by snapshot: a page's latest one is asked for again and again. Only as many links
-        # as a page may follow are kept (a text may list thousands).
+        # as a page may follow are kept (a text may list thousands). The store, not the Runtime,
+        # in the closure: no reference cycle keeps a closed Runtime alive.
+        store = self.store
+
         @functools.lru_cache(maxsize=256)
-        def links(snapshot_id: int) -> list[str]:
+        def links(snapshot_id: int) -> tuple[str, ...]:
             from monitor.documents import document_urls
 
-            snapshot = self.store.snapshot(snapshot_id)
-            return document_urls(snapshot.text)[:FOLLOW_MAX_LIMIT] if snapshot else []
+            snapshot = store.snapshot(snapshot_id)
+            return tuple(document_urls(snapshot.text)[:FOLLOW_MAX_LIMIT]) if snapshot else ()
 
         self._document_links = links
 

@@ -225,7 +225,10 @@ class _Delta:
     events: list[Event]
     changes: list[Change]
     snapshots: dict[str, int]  # page id -> how many new snapshots
-    archived: set[str]  # pages with new archived snapshots: they go before the live ones
+    # Pages whose earlier list parts changed: new archived snapshots (they go before the live
+    # ones), or a change to a snapshot listed before (import-archive links its captures to the
+    # first live snapshot after recording them).
+    rewrite: set[str]
 
 
 @dataclass
@@ -315,8 +318,10 @@ class _Site:
             built = {name: (int(state["marks"][name][0]), int(state["marks"][name][1])) for name in marks}
         except (KeyError, TypeError, ValueError, IndexError):
             return None
-        delta = _Delta(self.store.events_after(built["events"][0]), self.store.changes_after(built["changes"][0]),
-                       *self.store.snapshots_after(built["snapshots"][0]))
+        changes = self.store.changes_after(built["changes"][0])
+        snapshots, archived = self.store.snapshots_after(built["snapshots"][0])
+        relinked = {change.page_id for change in changes if change.snapshot_id <= built["snapshots"][0]}
+        delta = _Delta(self.store.events_after(built["events"][0]), changes, snapshots, archived | relinked)
         # Ids only grow and rows are never deleted, so more rows than the build's plus those
         # after its last id means a row committed late under an older id (PostgreSQL hands out
         # ids before commit), which the delta missed.
@@ -359,8 +364,7 @@ class _Site:
         known = set(state.get("pages") or [])
         touched = {*new_events, *delta.snapshots, *(change.page_id for change in delta.changes)}
         for page_id in self.page_ids:
-            if page_id not in known or page_id in delta.archived:
-                # Archived snapshots of a page checked live go before its live ones: every part moves.
+            if page_id not in known or page_id in delta.rewrite:
                 self._write_page(page_id, None)
             elif page_id in touched:
                 self._write_page(page_id, (new_events.get(page_id, 0), delta.snapshots.get(page_id, 0)))

@@ -576,24 +576,48 @@ def test_report_marks_archived_versions_and_links_their_captures(
 
 
 def test_report_lists_a_live_page_s_imported_history_before_its_live_snapshots(
-    archive: FakeArchive, server: PageServer, write_config: Callable[..., Path], tmp_path: Path
+    archive: FakeArchive, server: PageServer, write_config: Callable[..., Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Captures imported after the page was checked live get larger ids, but they are older: the
-    report's snapshot lists put them first in time (last in the newest-first table), and its
-    incremental rebuild after the import writes what a full build writes."""
-    server.set("/gov", LIVE)
-    live_url = server.url("/gov")
-    zoom_archive(archive, live_url)
-    config = archive_config(write_config, archive, pages=[{**PAGE, "url": live_url}])
-    out, fresh = tmp_path / "site", tmp_path / "fresh"
-    assert run_cli("check", "--config", str(config)).returncode == 0
-    assert run_cli("report", "--out", str(out), "--config", str(config)).returncode == 0
-    assert import_cli(config, "--all").returncode == 0
-    assert run_cli("report", "--out", str(out), "--config", str(config)).returncode == 0  # incremental
-    assert run_cli("report", "--out", str(fresh), "--config", str(config)).returncode == 0
+    report's snapshot lists put them first in time (last in the newest-first tables). An
+    incremental rebuild after each step of the import (captures, then their link to the live
+    snapshot, in a later run) writes what a full build writes, list parts included."""
+    from monitor import report as report_module
+    from monitor.archive import import_archive
+    from monitor.report import build_report
 
-    page = (out / "pages" / "zoom-government-requests.html").read_text()
-    assert page == (fresh / "pages" / "zoom-government-requests.html").read_text()
-    table = page.split('<table class="history">')[-1]
-    ids = [int(i) for i in re.findall(r'data-snapshot-id="(\d+)"', table)]
-    assert ids == [1, 5, 4, 3, 2]  # the live baseline (id 1), then the captures, newest first
+    monkeypatch.setattr(report_module, "PAGE_ROWS", 2)  # list parts of two rows: three parts here
+    server.set("/gov", LIVE)
+    zoom_archive(archive, server.url("/gov"))
+    rt = Runtime.open(load_config(archive_config(write_config, archive, pages=[{**PAGE, "url": server.url("/gov")}])))
+    out, fresh = tmp_path / "site", tmp_path / "fresh"
+    try:
+        page = rt.config.page("zoom-government-requests")
+        assert check_page(rt, page).status == "baseline"
+        live_id = rt.store.page_state(page.id).snapshot_id
+        for n in (1, 2):  # two live changes: the first live snapshot moves into a list part
+            server.set("/gov", LIVE.replace(P5, P5 + f" Reviewed {n} times."))
+            assert check_page(rt, page).status == "changed"
+        build_report(rt.store, rt.config, out)
+        assert import_archive(rt, [page.id], end=datetime(2023, 1, 1, tzinfo=UTC)) == 0  # captures, not joined
+        build_report(rt.store, rt.config, out)
+        assert import_archive(rt, [page.id]) == 0  # only the link to the live snapshot
+        assert rt.store.changes(page.id)[-1].snapshot_id == live_id
+        build_report(rt.store, rt.config, out)
+        build_report(rt.store, rt.config, fresh)
+    finally:
+        rt.close()
+
+    def table_ids(path: Path) -> list[int]:
+        table = path.read_text().split('<table class="history">')[-1]
+        return [int(i) for i in re.findall(r'data-snapshot-id="(\d+)"', table)]
+
+    pages = out / "pages" / page.id
+    assert live_id == 1
+    assert table_ids(out / "pages" / f"{page.id}.html") == [3, 2]  # the newest two, both live
+    # parts of the list, oldest first: the captures (ids 4-7, recorded last), then the first live one
+    assert [table_ids(pages / f"snapshots-{n}.html") for n in (1, 2, 3)] == [[5, 4], [7, 6], [2, 1]]
+    assert "changes/" in (pages / "snapshots-3.html").read_text().split('data-snapshot-id="1"')[1].split("</tr>")[0]
+    for path in [out / "pages" / f"{page.id}.html", *sorted(pages.iterdir())]:
+        assert path.read_text() == (fresh / path.relative_to(out)).read_text(), path.name

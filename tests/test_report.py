@@ -19,6 +19,7 @@ from monitor.check import check_page
 from monitor.pageserver import PageServer
 from monitor.report import build_report
 from tests.conftest import run_cli
+from tests.pg import db_url  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 CHROMIUM = "/usr/bin/chromium"
 HK_PAUSE = "We have paused processing any data requests from, and related to, Hong Kong SAR."
@@ -231,3 +232,36 @@ def test_report_in_headless_chromium(server: PageServer, write_config: Callable[
     if keep:  # for a person to look at
         for shot in tmp_path.glob("*.png"):
             shutil.copy(shot, Path(keep) / shot.name)
+
+
+def test_snapshot_lists_page_in_time_order_over_archived_and_live_parts(db_url: str) -> None:  # noqa: F811
+    """A page's snapshots, archived ones recorded in two imports between live checks: every way
+    the report reads them (the newest N, parts by offset, parts after the last row of the part
+    before) gives one order, archived first, each part by id."""
+    from datetime import UTC, datetime
+
+    from monitor.models import Page, Snapshot
+    from monitor.report import _chunks
+    from monitor.store import Store
+
+    store = Store(db_url)
+    try:
+        origins = ["fetch"] * 3 + ["archive"] * 4 + ["fetch"] * 2 + ["archive"] * 3 + ["fetch"]
+        with store.engine.begin() as conn:
+            conn.execute(Page.__table__.insert().values(id="p", company="A", url="https://example.org/",
+                                                        failures=0, gone=False))
+            for n, origin in enumerate(origins):
+                conn.execute(Snapshot.__table__.insert().values(
+                    page_id="p", created_at=datetime(2026, 1, 1, tzinfo=UTC), text_hash=f"{n:064x}",
+                    text="line\n" * n, origin=origin))
+        ids = list(range(1, len(origins) + 1))
+        expected = [i for i in ids if origins[i - 1] == "archive"] + [i for i in ids if origins[i - 1] != "archive"]
+        for newest in (1, 3, 6, 7, 13, 20):
+            assert [r.id for r in store.snapshot_rows("p", newest=newest)] == expected[::-1][:newest]
+        for size in (1, 2, 3, 4, 5, 7, 13):
+            for first in range(len(ids) // size + 1):
+                parts = list(_chunks(lambda **kw: store.snapshot_rows("p", **kw), first, len(ids) // size + 1, size))
+                assert [r.id for _, rows in parts for r in rows] == expected[first * size:], (size, first)
+        assert [r.lines for r in store.snapshot_rows("p", newest=1)] == [len(origins)]  # line counts still read
+    finally:
+        store.close()

@@ -34,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # again (each full collection over this heap cost ~50 ms, a tenth of a 500-page pass of
     # unchanged pages). What a command loads later (for `check`, the config and the engine: see
     # cmd_check) is frozen by the command.
+    collecting = gc.isenabled()
     gc.disable()
     try:
         from monitor.logs import setup_logging
@@ -48,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = handler_of(args)
         gc.freeze()
     finally:
-        gc.enable()
+        if collecting:
+            gc.enable()
     try:
         return int(handler(args))
     except ConfigError as exc:

@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, or_
+from sqlalchemy import bindparam, func
 from sqlmodel import select
 
 from monitor.models import ARCHIVE, Change, Check, Event, Page, RawBody, Snapshot, Statement
 from monitor.store.engine import Database
 from monitor.store.records import EventQuery, SnapshotRow
-from monitor.store.sql import _latest_of, _page_c, _snap_c
+from monitor.store.sql import _latest_of, _live, _page_c, _snap_c
 
 # The append-only tables a report is built from, by the names of Store.report_marks.
 _HISTORY: dict[str, Any] = {"events": Event, "snapshots": Snapshot, "changes": Change}
@@ -161,23 +161,26 @@ class Reads(Database):
         """A page's snapshots without their text (its line count instead), in time order: archived
         ones first (an import may record them after live ones), each part by id. Sliced as
         `event_slice`, `after` being the last row of the slice before."""
-        # Lines counted by the database: the texts themselves never leave it.
-        lines = func.length(_snap_c.text) - func.length(func.replace(_snap_c.text, bindparam("nl", "\n"), "")) + 1
-        live = case((_snap_c.origin == ARCHIVE, 0), else_=1)
-        statement = select(_snap_c.id, _snap_c.created_at, _snap_c.origin, lines, Change.id, Change.added,
-                           Change.removed, _snap_c.source).select_from(Snapshot.__table__.outerjoin(  # type: ignore[attr-defined]
-                               Change.__table__, Change.snapshot_id == _snap_c.id)).where(  # type: ignore
-                               _snap_c.page_id == page_id)
-        if newest is not None:
-            statement = statement.order_by(live.desc(), _snap_c.id.desc()).limit(newest)
-        elif after is not None:
-            after_live = int(after.origin != ARCHIVE)
-            statement = statement.where(or_(live > after_live, and_(live == after_live, _snap_c.id > after.id))) \
-                .order_by(live, _snap_c.id).limit(limit)
-        else:
-            statement = statement.order_by(live, _snap_c.id).offset(offset).limit(limit)
+        # Each part is read in its own id order, which an index gives: one ORDER BY over both
+        # would sort every snapshot of the page (and count every text's lines) to list a hundred.
         with self.engine.connect() as conn:
-            return [SnapshotRow(*row) for row in conn.execute(statement)]
+            def part(live: bool, **slicing: Any) -> list[SnapshotRow]:
+                return [SnapshotRow(*row) for row in conn.execute(_snapshot_part(page_id, live, **slicing))]
+
+            if newest is not None:
+                rows = part(True, newest=newest)
+                return rows + part(False, newest=newest - len(rows)) if len(rows) < newest else rows
+            if after is not None and after.origin != ARCHIVE:
+                return part(True, after=after.id, limit=limit)
+            if after is not None:
+                rows = part(False, after=after.id, limit=limit)
+            else:
+                archived = int(conn.execute(select(func.count()).where(
+                    _snap_c.page_id == page_id, _snap_c.origin == ARCHIVE)).scalar_one())
+                if offset >= archived:
+                    return part(True, offset=offset - archived, limit=limit)
+                rows = part(False, offset=offset, limit=limit)
+            return rows + part(True, offset=0, limit=limit - len(rows)) if len(rows) < limit else rows
 
     def board(self) -> list[tuple[Statement, Page, Event | None]]:
         """The latest snapshot's statements of every page, with the page and the event that made each so."""
@@ -191,3 +194,20 @@ class Reads(Database):
                 .order_by(Statement.page_id, Statement.position, Statement.id)  # type: ignore[arg-type]
             )
             return [(st, page, ev) for st, page, ev in rows]
+
+
+def _snapshot_part(page_id: str, live: bool, *, newest: int | None = None, after: int | None = None,
+                   offset: int = 0, limit: int = 0) -> Any:
+    """The live or the archived snapshots of a page as SnapshotRow columns: the `newest` (newest
+    first), or `limit` of them by id after the id `after`, else from `offset`."""
+    lines = func.length(_snap_c.text) - func.length(func.replace(_snap_c.text, bindparam("nl", "\n"), "")) + 1
+    statement = select(_snap_c.id, _snap_c.created_at, _snap_c.origin, lines, Change.id, Change.added,
+                       Change.removed, _snap_c.source).select_from(Snapshot.__table__.outerjoin(  # type: ignore[attr-defined]
+                           Change.__table__, Change.snapshot_id == _snap_c.id)).where(  # type: ignore
+                           _snap_c.page_id == page_id, _live(_snap_c) if live else _snap_c.origin == ARCHIVE)
+    if newest is not None:
+        return statement.order_by(_snap_c.id.desc()).limit(newest)
+    if after is not None:
+        return statement.where(_snap_c.id > after).order_by(_snap_c.id).limit(limit)
+    return statement.order_by(_snap_c.id).offset(offset).limit(limit)
+
