@@ -201,7 +201,8 @@ def _second_look(source: Source, state: PageState, rules: Rules, budget: Budget)
         return state.text_hash, "the previous text"
     if soft_error(again):
         return None, "an error page"
-    return sha256(again), "the previous text" if sha256(again) == state.text_hash else "yet another text"
+    text_hash = sha256(again)
+    return text_hash, "the previous text" if text_hash == state.text_hash else "yet another text"
 
 
 def _fetch(source: Source, state: PageState, rules: Rules, budget: Budget, conditional: bool = True) -> FetchResult:
@@ -214,8 +215,8 @@ def _text_of(result: FetchResult, state: PageState, rules: Rules, budget: Budget
     """(text, raw hash); the text is None when the raw body is the stored one (no work needed)."""
     if result.not_modified:
         return None, None
-    raw_hash = sha256(result.body)
-    if same_body(result, raw_hash, state, rules):
+    raw_hash = result.body_hash
+    if same_body(result, state, rules):
         return None, raw_hash  # byte-identical body, same rules (and base for links): same text
     budget.enter("extract")
     if result.text is not None:  # `auto` already extracted the plain page to judge it

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import hashlib
 import heapq
 import ipaddress
 import logging
@@ -30,6 +31,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -66,6 +68,12 @@ class FetchResult:
     headers: dict[str, str] = field(default_factory=dict)
     mode: str = "plain"  # plain | browser: how the body was had (monitor.fetchmode)
     text: str | None = None  # its normalized text, when the fetch stage already extracted it
+
+    @cached_property
+    def body_hash(self) -> str:
+        """SHA-256 of the body (hex, as the store keys raw bodies): hashed once, though an `auto`
+        page's judgement and the check both compare it with the stored one."""
+        return hashlib.sha256(self.body).hexdigest()
 
 
 @dataclass(frozen=True)

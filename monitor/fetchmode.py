@@ -22,7 +22,6 @@ from monitor.budget import UNLIMITED, Budget
 from monitor.config import Config, MonitorSettings, PageConfig
 from monitor.extract import ExtractError, Rules, detect_type, extract, noscript_text
 from monitor.fetch import FetchError, FetchResult, host_of
-from monitor.store import sha256
 
 # monitor.browser (asyncio, Playwright's glue) is imported only for a page that is rendered.
 if TYPE_CHECKING:
@@ -42,9 +41,9 @@ _JS_NOTICE = re.compile(
 )
 
 
-def same_body(result: FetchResult, raw_hash: str, state: PageState, rules: Rules) -> bool:
+def same_body(result: FetchResult, state: PageState, rules: Rules) -> bool:
     """The stored body again, under the same rules (and the same base for links): the same text."""
-    return raw_hash == state.raw_hash and state.extract_sig == rules.signature() and (
+    return result.body_hash == state.raw_hash and state.extract_sig == rules.signature() and (
         rules.links == "none" or state.url == result.url)
 
 
@@ -118,7 +117,7 @@ def fetch_page(rt: Runtime, page: PageConfig, state: PageState, rules: Rules,
     )
     if mode == "plain" or result.not_modified:
         return result
-    if state.fetch_mode == "plain" and same_body(result, sha256(result.body), state, rules):
+    if state.fetch_mode == "plain" and same_body(result, state, rules):
         return result
     text, why = shell_reason(result, rules, settings.auto_min_text, budget)
     if why is None:
